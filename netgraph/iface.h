@@ -1,0 +1,70 @@
+/*
+ * iface.h - network interfaces: where drivers meet the graph.
+ *
+ * A driver fills a struct ng_iface (name, MAC, MTU, ops, its private state)
+ * and registers it.  On receive it hands each frame to ng_iface_input, which
+ * counts it and raises Link.PacketArrived (netgraph/graph.h) with the
+ * frame's first byte (the Ethernet header) as the current data start.  On
+ * send, the Link.SendPacket event's primary handler calls ops->xmit of the
+ * interface named by p->ifindex.
+ *
+ * Ownership: ng_iface_input consumes its packet; ops->xmit consumes its
+ * packet always (sends it, queues it, or drops and counts it).
+ */
+#ifndef SPIN_NG_IFACE_H
+#define SPIN_NG_IFACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pkt;
+struct pkt_pool;
+struct exec_loop;
+
+#define NG_IFNAMSIZ 16
+#define NG_IF_MAX 64
+
+struct ng_iface;
+
+struct ng_iface_ops {
+	/* Sends or queues p; consumes it.  Returns 0, or -1 when it was dropped
+	 * (already counted in tx_drops). */
+	int (*xmit)(struct ng_iface *ifp, struct pkt *p);
+	/* Pushes queued frames to the device (end of a batch); may be NULL. */
+	void (*flush)(struct ng_iface *ifp);
+	/* Stops the device and frees the driver's state; may be NULL. */
+	void (*close)(struct ng_iface *ifp);
+};
+
+struct ng_iface_stats {
+	uint64_t rx_packets, rx_bytes, rx_drops;
+	uint64_t tx_packets, tx_bytes, tx_drops;
+};
+
+struct ng_iface {
+	char name[NG_IFNAMSIZ];
+	uint16_t index;          /* set by ng_iface_register, from 1 */
+	uint8_t mac[6];
+	uint32_t mtu;
+	bool tx_csum_offload;    /* device completes PKT_CSUM_PARTIAL on send */
+	const struct ng_iface_ops *ops;
+	void *drv;               /* driver state */
+	struct pkt_pool *pool;   /* receive buffers */
+	struct ng_iface_stats stats;
+	const char *driver;      /* "tap", "afpacket", "pcap", "replay" */
+};
+
+/* Registers ifp and gives it an index; -1 if the table is full or the name
+ * is taken. */
+int ng_iface_register(struct ng_iface *ifp);
+void ng_iface_unregister(struct ng_iface *ifp);
+struct ng_iface *ng_iface_get(uint16_t index);
+struct ng_iface *ng_iface_find(const char *name);
+
+/* A frame arrived on ifp: count it, stamp ifindex, raise Link.PacketArrived.
+ * Consumes p. */
+void ng_iface_input(struct ng_iface *ifp, struct pkt *p);
+/* Sends p out of interface p->ifindex through Link.SendPacket.  Consumes p. */
+void ng_iface_send(struct pkt *p);
+
+#endif
