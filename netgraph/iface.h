@@ -64,7 +64,14 @@ struct ng_iface *ng_iface_find(const char *name);
 /* A frame arrived on ifp: count it, stamp ifindex, raise Link.PacketArrived.
  * Consumes p. */
 void ng_iface_input(struct ng_iface *ifp, struct pkt *p);
-/* Sends p out of interface p->ifindex through Link.SendPacket.  Consumes p. */
+/* The same for n frames of one poll: one link-node bracket (and one pair
+ * of cycle-counter reads) for the batch, then one raise per frame, in
+ * order.  Consumes every v[i] and clears it. */
+void ng_iface_input_batch(struct ng_iface *ifp, struct pkt **v, unsigned n);
+/* Sends p out of interface p->ifindex through Link.SendPacket.  Consumes p.
+ * The primary handler completes a PKT_CSUM_PARTIAL checksum first (after
+ * pkt_unshare) when the interface lacks tx_csum_offload, and drops on the
+ * link node with a reason: no_iface, iface_down, no_buffers, bad_csum. */
 void ng_iface_send(struct pkt *p);
 
 #endif

@@ -73,6 +73,8 @@ struct pkt {
 	uint8_t gso_type;
 	uint8_t l2_len;         /* filled by layers as they parse */
 	int32_t l2_off, l3_off, l4_off; /* from buf of the first segment; -1 unset */
+	uint16_t vlan_tci;      /* 802.1Q tag control (PCP, DEI, VLAN id); valid
+				 * only with PKT_F_VLAN (protocols/ether) */
 	uint64_t rx_tsc;        /* cycle counter at receive, 0 if not taken */
 	uint64_t id;            /* trace id */
 	uint32_t drop_reason;   /* set by the drop node */
@@ -84,6 +86,8 @@ struct pkt {
 #define PKT_F_MCAST   0x02
 #define PKT_F_OTHERHOST 0x04
 #define PKT_F_TRACE   0x08
+#define PKT_F_VLAN    0x10  /* vlan_tci holds the stripped 802.1Q tag */
+#define PKT_F_FAULTED 0x20  /* passed a fault node (netgraph/fault) */
 
 /* --- pools ----------------------------------------------------------------- */
 struct pkt_pool_stats {
@@ -101,8 +105,15 @@ struct pkt_pool *pkt_pool_new(const char *name, uint32_t nbufs, uint32_t buf_siz
 uint64_t pkt_pool_free(struct pkt_pool *pool);
 void pkt_pool_stats(const struct pkt_pool *pool, struct pkt_pool_stats *out);
 const char *pkt_pool_name(const struct pkt_pool *pool);
-/* Sum of outstanding buffers over every pool that exists (tests assert 0). */
+/* Sum of outstanding buffers over every pool that exists (tests assert 0).
+ * A pool freed with leaks stays counted here. */
 uint64_t pkt_pools_outstanding(void);
+/* Logs every pool with outstanding buffers (for a failing leak check). */
+void pkt_pools_report(void);
+/* A thread that handled packets calls this before it exits: its cached free
+ * buffers go back to the shared lists and its cache slot is reused.  (A
+ * thread that does not only strands its cached buffers; nothing leaks.) */
+void pkt_pools_thread_exit(void);
 
 /* --- allocation and freeing ------------------------------------------------ */
 /* A packet with PKT_HEADROOM headroom and len 0; NULL when the pool is empty. */
@@ -122,8 +133,13 @@ struct pkt *pkt_ref(struct pkt *p);  /* returns p */
 /* A new first segment sharing p's data (refcounts up): for multicast. */
 struct pkt *pkt_clone(struct pkt *p);
 /* Makes every segment private (copies shared ones); false if out of buffers,
- * p unchanged. */
+ * p unchanged.  Costs one walk and nothing else when nothing is shared. */
 bool pkt_unshare(struct pkt **pp);
+/* Sharing tests: a segment is writable when its header has one owner and
+ * no other header uses its data (a clone's first segment is not writable
+ * even though its refcnt is 1).  pkt_is_shared: some segment is not. */
+bool pkt_seg_writable(const struct pkt *seg);
+bool pkt_is_shared(const struct pkt *p);
 /* A deep copy into new buffers (NULL if out of buffers). */
 struct pkt *pkt_copy(const struct pkt *p, struct pkt_pool *pool);
 
@@ -137,21 +153,30 @@ uint32_t pkt_tailroom(const struct pkt *p);   /* of the last segment */
 /* Moves the start forward by n (strips a header); false if n > pkt_len. */
 bool pkt_pull(struct pkt *p, uint32_t n);
 /* Moves the start back by n (prepends room for a header) and returns the new
- * start; NULL without changing p when the headroom is short. */
+ * start; NULL without changing p when the headroom is short or the first
+ * segment is shared (pkt_unshare first: e.g. after pkt_clone). */
 uint8_t *pkt_push(struct pkt *p, uint32_t n);
 /* Appends n bytes at the end of the last segment and returns them; NULL
- * without changing p when the tailroom is short. */
+ * without changing p when the tailroom is short or the last segment is
+ * shared. */
 uint8_t *pkt_put(struct pkt *p, uint32_t n);
-/* Cuts the packet to n bytes (frees segments past it); false if n > len. */
+/* Cuts the packet to n bytes (frees segments past it); false if n > len
+ * (or, rarely, out of buffers for a private header on a shared segment). */
 bool pkt_trim(struct pkt *p, uint32_t n);
 /* Makes the first n bytes contiguous in the first segment, pulling them from
  * later segments; false (p unchanged) if the packet is shorter than n or n
- * does not fit the first buffer.  Call before every header cast. */
+ * does not fit the first buffer.  Call before every header cast.  Cost:
+ * one compare when the bytes are already there (the common case). */
 bool pkt_contig(struct pkt *p, uint32_t n);
 /* Copies n bytes at off into dst across segments; false if out of range. */
 bool pkt_copy_out(const struct pkt *p, uint32_t off, void *dst, uint32_t n);
-/* Appends tail's segments to p (consumes tail). */
-void pkt_chain(struct pkt *p, struct pkt **tail);
+/* Copies n bytes from src over the packet's bytes at off (the segments
+ * written must be writable); false if out of range. */
+bool pkt_copy_in(struct pkt *p, uint32_t off, const void *src, uint32_t n);
+/* Appends tail's segments to p (consumes tail; tail's metadata is lost).
+ * False only if a private header was needed and the pool is empty; tail
+ * is then freed. */
+bool pkt_chain(struct pkt *p, struct pkt **tail);
 int pkt_segments(const struct pkt *p);
 
 /* Layer offsets: set where a layer's header starts (the current data start),
@@ -161,13 +186,19 @@ static inline void pkt_set_l3(struct pkt *p) { p->l3_off = (int32_t)p->off; }
 static inline void pkt_set_l4(struct pkt *p) { p->l4_off = (int32_t)p->off; }
 
 /* --- checksums ----------------------------------------------------------------- */
-/* Ones'-complement sum of n bytes at off (across segments), folded to 16 bits,
+/* Checksum sums are the numeric value of the big-endian 16-bit words, as a
+ * header shows them on the wire, on any host: store csum_fold's result
+ * high byte first.
+ * Ones'-complement sum of n bytes at off (across segments), folded to 16 bits,
  * not inverted.  Start with sum 0. */
 uint32_t pkt_csum_partial(const struct pkt *p, uint32_t off, uint32_t n, uint32_t sum);
 uint16_t csum_fold(uint32_t sum);               /* fold and invert */
-uint32_t csum_add(uint32_t sum, const void *data, size_t n); /* contiguous */
+uint32_t csum_add(uint32_t sum, const void *data, size_t n); /* contiguous; folded */
 /* Finishes a PKT_CSUM_PARTIAL packet in place (csum_start/offset relative to
- * the current data start, which must be the L2 header); sets csum NONE. */
+ * the current data start, which must be the L2 header); sets csum NONE.
+ * True (nothing done) for other states; false if the offsets are outside
+ * the packet.  A computed zero is written as 0xffff.  The packet must be
+ * unshared (pkt_unshare); a shared one is logged once. */
 bool pkt_csum_complete(struct pkt *p);
 
 /* Checks the invariants; returns NULL or a message naming the broken one. */

@@ -35,7 +35,7 @@ build_dir() {   # build_dir DIR [meson options...]
 unit_tests() {  # unit_tests BUILDDIR LABEL
   local dir=$1 label=$2 t out plan okc notok
   for t in "$dir"/tests/unit/test_*; do
-    [ -x "$t" ] || continue
+    [ -f "$t" ] && [ -x "$t" ] || continue
     out="$LOG/$label-$(basename "$t").tap"
     CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" >"$out" 2>&1
     plan=$(grep -oE '^1\.\.[0-9]+' "$out" | head -1 | cut -d. -f3)
@@ -52,7 +52,8 @@ unit_tests() {  # unit_tests BUILDDIR LABEL
 }
 
 wire_tests() {  # wire_tests BUILDDIR LABEL
-  local dir=$1 label=$2 xml="$LOG/$label-wire.xml"
+  local dir=$1 label=$2
+  local xml="$LOG/$label-wire.xml"
   SPIN_BUILD="$ROOT/$dir" timeout 1200 "$PY" -m pytest -q -p no:cacheprovider \
     --junitxml="$xml" tests/wire >"$LOG/$label-wire.log" 2>&1
   local rc=$?
@@ -78,7 +79,7 @@ PYEOF
 fuzz_all() {
   local f name corpus work
   for f in build-fuzz/tests/fuzz/fuzz_*; do
-    [ -x "$f" ] || continue
+    [ -f "$f" ] && [ -x "$f" ] || continue
     name=${f##*/fuzz_}
     corpus="tests/fuzz/corpus/$name"
     work=$(mktemp -d)

@@ -194,9 +194,13 @@ static void test_rcu_synchronize_protects_readers(void **state)
 	atomic_store(v, 1);
 	atomic_store(&c.shared, v);
 	atomic_store(&c.stop, false);
+	atomic_store(&c.reads, 0);
 	atomic_store(&c.saw_freed, false);
 	struct sal_thread *th[2] = {sal_thread_start("r1", reader, &c),
 				    sal_thread_start("r2", reader, &c)};
+	/* Both readers are registered and reading before the first swap. */
+	while (atomic_load(&c.reads) < 100)
+		sal_yield();
 	for (int i = 0; i < 200; i++) {
 		_Atomic int *n = sal_alloc(sizeof *n);
 		atomic_store(n, i + 2);

@@ -1,0 +1,74 @@
+/*
+ * drv_util.h - helpers shared by the hosted drivers (private to drivers/).
+ *
+ * Every driver's state starts with a struct drv_base, and ifp->drv points
+ * at it, so drv_poller and drv_close work on any of them.
+ */
+#ifndef SPIN_DRV_UTIL_H
+#define SPIN_DRV_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/virtio_net.h>
+
+#include "drivers/drv.h"
+#include "kernel/exec/exec.h"
+#include "netgraph/iface.h"
+
+struct pkt;
+
+struct drv_base {
+	struct ng_iface ifp;
+	struct exec_poller poller;
+	struct exec_loop *loop;     /* the poller is on it, or NULL */
+	bool registered;
+};
+
+/* Fills the name fields: spin's name is name if given, else devname. */
+enum drv_err drv_base_name(struct drv_base *b, const char *name, const char *devname);
+/* Registers the interface and adds the poller to loop (if any). */
+enum drv_err drv_base_attach(struct drv_base *b, struct exec_loop *loop);
+/* Undoes drv_base_attach; safe on a base that was never attached. */
+void drv_base_detach(struct drv_base *b);
+
+/* errno to enum drv_err. */
+enum drv_err drv_errno(int err);
+
+/* --- virtio-net header (TAP and AF_PACKET with PACKET_VNET_HDR) ----------- */
+/* Sets p's checksum and GSO state from the header that came with it:
+ * NEEDS_CSUM -> PKT_CSUM_PARTIAL with csum_start/csum_offset (both from the
+ * frame start), DATA_VALID -> PKT_CSUM_VERIFIED, otherwise NONE.  Returns
+ * false (p's checksum state left NONE) when the header is inconsistent with
+ * the frame: the checksum field would lie past its end.  The fields are in
+ * host byte order (legacy virtio, the TAP and packet-socket default). */
+bool drv_vnet_to_pkt(const struct virtio_net_hdr *h, struct pkt *p);
+/* Fills h for sending p: NEEDS_CSUM when p is checksum partial (Linux then
+ * finishes it), nothing otherwise.  Never fails. */
+void drv_vnet_from_pkt(const struct pkt *p, struct virtio_net_hdr *h);
+
+/* Where the L4 checksum of a frame starts and where its result goes, found
+ * by parsing Ethernet (with up to two VLAN tags), IPv4 or IPv6 (with the
+ * common extension headers) and the L4 protocol: TCP puts its checksum at
+ * 16, UDP at 6.  For devices that say "checksum not ready" without saying
+ * where (TPACKET_V3, PACKET_AUXDATA).  false when the frame is not TCP or UDP
+ * over IP, or is too short. */
+bool drv_csum_locate(const uint8_t *frame, uint32_t len, uint16_t *start, uint16_t *offset);
+
+/* Finishes a checksum-partial packet in software before a device without
+ * offload sends it.  Copies shared data first.  false: out of buffers, or
+ * the offsets are bad (the caller drops the packet). */
+bool drv_csum_finish(struct pkt **pp);
+
+/* --- Linux network devices ------------------------------------------------ */
+int drv_netdev_index(const char *ifname);          /* 0 if none */
+int drv_netdev_mac(const char *ifname, uint8_t mac[6]);
+int drv_netdev_mtu(const char *ifname, uint32_t *mtu);
+/* Keeps Linux from speaking on an interface spin owns: removes its IPv4
+ * addresses, disables IPv6 on it, and makes it never answer ARP.  Returns 0
+ * or a negative errno of the first step that failed. */
+int drv_netdev_quiet(const char *ifname);
+/* A random locally administered unicast MAC (02:xx:...). */
+void drv_random_mac(uint8_t mac[6]);
+
+#endif

@@ -1,0 +1,2 @@
+"""Shared helpers for wire tests: namespaces, veth pairs, processes
+(netns.py) and a Linux UDP peer (udp_peer.py)."""
