@@ -4,7 +4,9 @@
  */
 #include "netgraph/graph.h"
 
+#include "kernel/exec/exec.h"
 #include "kernel/sal/sal.h"
+#include "netgraph/pkt.h"
 #include "netgraph/iface.h"
 #include "netgraph/ng_internal.h"
 
@@ -191,6 +193,9 @@ int ng_graph_init(void)
 	}
 	if (graph_up)
 		return NG_OK;
+	/* A run loop's thread gives back its buffer caches and counter slot. */
+	exec_on_detach(pkt_pools_thread_exit);
+	exec_on_detach(ng_thread_exit);
 	struct Link_SendPacket_spec spec = {
 		.handler = ng_link_send,
 		.desc = "xmit",

@@ -27,6 +27,8 @@ struct exec_loop {
 	_Atomic(struct exec_work *) work;
 	_Atomic bool sleeping;
 	_Atomic bool stop;
+	unsigned nready_pollers;     /* pollers with EXEC_POLL_ON_READY */
+	uint64_t last_ready_check;   /* busy mode: last zero-timeout wait */
 	struct exec_stats stats;
 };
 
@@ -72,9 +74,29 @@ void exec_loop_attach(struct exec_loop *l)
 	rcu_register_thread();
 }
 
+#define EXEC_DETACH_HOOKS 8
+static void (*detach_hooks[EXEC_DETACH_HOOKS])(void);
+static _Atomic unsigned ndetach_hooks;
+
+int exec_on_detach(void (*fn)(void))
+{
+	unsigned n = atomic_load(&ndetach_hooks);
+	for (unsigned i = 0; i < n; i++)
+		if (detach_hooks[i] == fn)
+			return 0;
+	if (n == EXEC_DETACH_HOOKS)
+		return -1;
+	detach_hooks[n] = fn;
+	atomic_store(&ndetach_hooks, n + 1);
+	return 0;
+}
+
 void exec_loop_detach(struct exec_loop *l)
 {
 	if (cur_loop == l) {
+		unsigned n = atomic_load(&ndetach_hooks);
+		for (unsigned i = 0; i < n; i++)
+			detach_hooks[i]();
 		cur_loop = NULL;
 		rcu_unregister_thread();
 	}
@@ -84,6 +106,13 @@ int exec_poller_add(struct exec_loop *l, struct exec_poller *p)
 {
 	if (p->wait_handle >= 0 && sal_waitset_add(l->ws, p->wait_handle, p) != 0)
 		return -1;
+	if (p->flags & EXEC_POLL_ON_READY) {
+		if (p->wait_handle < 0)
+			return -1;
+		l->nready_pollers++;
+		/* Whatever was pending before the add is looked at once. */
+		p->ready = true;
+	}
 	p->next = l->pollers;
 	l->pollers = p;
 	return 0;
@@ -94,6 +123,8 @@ void exec_poller_del(struct exec_loop *l, struct exec_poller *p)
 	for (struct exec_poller **pp = &l->pollers; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
+			if (p->flags & EXEC_POLL_ON_READY)
+				l->nready_pollers--;
 			if (p->wait_handle >= 0)
 				sal_waitset_del(l->ws, p->wait_handle);
 			return;
@@ -230,6 +261,19 @@ static int run_work(struct exec_loop *l)
 }
 
 /* --- the loop ---------------------------------------------------------------------- */
+/* Waits up to timeout_ns and marks the EXEC_POLL_ON_READY pollers whose
+ * handles are ready (device pollers are polled every turn anyway). */
+static void collect_ready(struct exec_loop *l, int64_t timeout_ns)
+{
+	void *ready[16];
+	int n = sal_wait(l->ws, timeout_ns, ready, 16);
+	for (int i = 0; i < n; i++) {
+		struct exec_poller *p = ready[i];
+		if (p->flags & EXEC_POLL_ON_READY)
+			p->ready = true;
+	}
+}
+
 int exec_loop_run_once(struct exec_loop *l, int64_t timeout_ns)
 {
 	if (cur_loop != l)
@@ -238,8 +282,22 @@ int exec_loop_run_once(struct exec_loop *l, int64_t timeout_ns)
 	int done = run_work(l);
 	done += fire_timers(l, sal_now_ns());
 
+	/* A loop that never idles (busy mode, or blocking under constant load)
+	 * still looks at its rarely-ready handles every EXEC_READY_CHECK_NS. */
+	if (l->nready_pollers > 0) {
+		uint64_t now = sal_now_ns();
+		if (now - l->last_ready_check >= EXEC_READY_CHECK_NS) {
+			l->last_ready_check = now;
+			collect_ready(l, 0);
+		}
+	}
 	int units = 0;
 	for (struct exec_poller *p = l->pollers; p; p = p->next) {
+		if (p->flags & EXEC_POLL_ON_READY) {
+			if (!p->ready)
+				continue;
+			p->ready = false;
+		}
 		int n = p->poll(p->ctx, EXEC_BUDGET);
 		p->polls++;
 		p->units += (uint64_t)n;
@@ -267,11 +325,11 @@ int exec_loop_run_once(struct exec_loop *l, int64_t timeout_ns)
 	atomic_store_explicit(&l->sleeping, true, memory_order_seq_cst);
 	/* Work queued between the run above and the flag is seen here. */
 	if (atomic_load_explicit(&l->work, memory_order_seq_cst) == NULL && wait > 0) {
-		void *ready[16];
 		l->stats.idle_waits++;
 		rcu_thread_offline();
-		sal_wait(l->ws, wait, ready, 16);
+		collect_ready(l, wait);
 		rcu_thread_online();
+		l->last_ready_check = sal_now_ns();
 	}
 	atomic_store_explicit(&l->sleeping, false, memory_order_relaxed);
 	return done;

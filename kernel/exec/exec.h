@@ -35,16 +35,28 @@ enum exec_mode { EXEC_BLOCKING, EXEC_BUSY_POLL };
  * returns how many it did.  wait_handle is what sal_wait blocks on for it
  * (a file descriptor hosted), or -1 for a poller that only runs when the
  * loop is awake anyway (e.g. the replay device, which is always ready and so
- * keeps the loop busy while it has frames). */
+ * keeps the loop busy while it has frames).  Device pollers are polled every
+ * turn; see EXEC_POLL_ON_READY for the others. */
 struct exec_poller {
 	const char *name;
 	int (*poll)(void *ctx, int budget);
 	void *ctx;
 	int wait_handle;
+	unsigned flags;         /* EXEC_POLL_* */
 	/* private */
 	struct exec_poller *next;
 	uint64_t polls, units;
+	bool ready;
 };
+
+/* Poll only when the wait handle is ready, never on every turn: for control
+ * sockets, signal descriptors and other handles that are rarely ready and
+ * cost a system call to ask.  An idle blocking loop learns readiness from
+ * its wait; a loop that does not idle (busy-poll, or steady load) asks with
+ * a zero-timeout wait at most every EXEC_READY_CHECK_NS, so such a poller
+ * may see its event that much late. */
+#define EXEC_POLL_ON_READY 0x1
+#define EXEC_READY_CHECK_NS 100000
 
 struct exec_timer;
 typedef void (*exec_timer_fn)(struct exec_timer *t, void *arg);
@@ -96,6 +108,11 @@ bool exec_timer_armed(const struct exec_timer *t);
 /* Queues w to run on l's thread at its next turn (from any thread).  The
  * caller owns w's memory until fn runs; fn may free it. */
 void exec_defer(struct exec_loop *l, struct exec_work *w, exec_work_fn fn, void *arg);
+
+/* Procedures run on a loop's thread when it detaches from its loop (thread
+ * exit): layers above give back per-thread caches here (netgraph returns
+ * pooled buffers and counter slots).  At most 8; idempotent per fn. */
+int exec_on_detach(void (*fn)(void));
 
 /* Loop counters for spin ctl status. */
 struct exec_stats {
