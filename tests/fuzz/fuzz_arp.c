@@ -15,47 +15,21 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernel/exec/exec.h"
 #include "kernel/module/module.h"
-#include "kernel/sal/sal.h"
 #include "netgraph/graph.h"
-#include "netgraph/iface.h"
-#include "netgraph/pkt.h"
+#include "tests/fuzz/fuzz_graph.h"
 #include "protocols/arp/arp.h"
 #include "protocols/ether/ether.h"
 #include "protocols/inet/inet.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static struct ng_iface *ifp;
 
-static struct pkt_pool *pool;
-static struct exec_loop *loop;
-
-static int fz_xmit(struct ng_iface *ifp, struct pkt *p)
-{
-	(void)ifp;
-	if (pkt_check(p))
-		__builtin_trap();
-	pkt_free(p);
-	return 0;
-}
-static const struct ng_iface_ops fz_ops = {.xmit = fz_xmit};
-static struct ng_iface fz_if = {.name = "fz0", .mac = {2, 0, 0, 0, 0, 2}, .mtu = 1500,
-				.ops = &fz_ops, .driver = "fuzz"};
 
 static void init_once(void)
 {
-	static const char *const mods[] = {"netgraph", "inet", "ether", "arp"};
-	sal_init();
-	sal_set_log_level(SAL_LOG_ERR);
-	loop = exec_loop_new("fuzz", EXEC_BLOCKING);
-	exec_loop_attach(loop);
-	pool = pkt_pool_new("fuzz-arp", 2048, 2048);
-	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
-		spin_module_start(spin_builtin_find(mods[i]), NULL);
-	fz_if.pool = pool;
-	ng_iface_register(&fz_if);
-	inet_addr_add(fz_if.index, 0xc6120002u, 24);
-	arp_static_add(fz_if.index, 0xc6120001u, (struct ether_addr){{2, 0, 0, 0, 0, 1}});
+	static const char *const mods[] = {"netgraph", "inet", "ether", "arp", NULL};
+	fz_start("fuzz-arp", 2048, mods);
+	ifp = fz_iface(1500, true, true);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -77,18 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n > 1600)
 			n = 1600;
 		if (mode & 8)
-			arp_flush(fz_if.index, false);
+			arp_flush(ifp->index, false);
 		if ((mode & 4) && n > 0) {
 			uint8_t ip[20] = {0x45};
-			struct pkt *q = pkt_from_bytes(pool, ip, sizeof ip);
+			struct pkt *q = pkt_from_bytes(fz.pool, ip, sizeof ip);
 			if (q)
-				arp_send(q, fz_if.index, 0xc6120000u | data[0]);
+				arp_send(q, ifp->index, 0xc6120000u | data[0]);
 		}
 		size_t h = 0;
 		if (mode & 1)
 			memset(f, 0xff, 6);
 		else
-			memcpy(f, fz_if.mac, 6);
+			memcpy(f, ifp->mac, 6);
 		memcpy(f + 6, src, 6);
 		if (mode & 2) {
 			ether_put16(f + 12, ETHER_TYPE_VLAN);
@@ -99,18 +73,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(f + 14 + h, data, n);
 		data += n;
 		size -= n;
-		struct pkt *p = pkt_from_bytes(pool, f, 14 + h + n);
-		if (!p)
+		if (!fz_input(ifp, f, 14 + h + n, NULL, NULL))
 			break;
-		ng_iface_input(&fz_if, p);
-		exec_loop_run_once(loop, 0);
 	}
-	static struct arp_entry_info ai[ARP_CACHE_MAX];
-	unsigned na = arp_list(ai, ARP_CACHE_MAX);
-	uint64_t queued = 0;
-	for (unsigned i = 0; i < na && i < ARP_CACHE_MAX; i++)
-		queued += ai[i].queued;
-	if (pkt_pools_outstanding() != queued)
-		__builtin_trap();
+	fz_assert_outstanding(fz_arp_queued());
 	return 0;
 }

@@ -13,31 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernel/exec/exec.h"
 #include "kernel/module/module.h"
-#include "kernel/sal/sal.h"
 #include "netgraph/graph.h"
-#include "netgraph/iface.h"
-#include "netgraph/pkt.h"
+#include "tests/fuzz/fuzz_graph.h"
 #include "protocols/ether/ether.h"
 #include "protocols/inet/inet.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static struct pkt_pool *pool;
-static struct exec_loop *loop;
-
-static int fz_xmit(struct ng_iface *ifp, struct pkt *p)
-{
-	(void)ifp;
-	if (pkt_check(p))
-		__builtin_trap();
-	pkt_free(p);
-	return 0;
-}
-static const struct ng_iface_ops fz_ops = {.xmit = fz_xmit};
-static struct ng_iface fz_if = {.name = "fz0", .mac = {2, 0, 0, 0, 0, 2}, .mtu = 1500,
-				.ops = &fz_ops, .driver = "fuzz"};
+static struct ng_iface *ifp;
 
 /* Sends the frame back to its source, payload unchanged. */
 static void turn_around(void *closure, struct pkt *p)
@@ -50,18 +32,10 @@ static void turn_around(void *closure, struct pkt *p)
 
 static void init_once(void)
 {
-	static const char *const mods[] = {"netgraph", "inet", "ether", "arp"};
+	static const char *const mods[] = {"netgraph", "inet", "ether", "arp", NULL};
 	static const struct disp_term terms[] = {DISP_HDR_EQ(ETHER_OFF_TYPE, 2, 0x88b5)};
-	sal_init();
-	sal_set_log_level(SAL_LOG_ERR);
-	loop = exec_loop_new("fuzz", EXEC_BLOCKING);
-	exec_loop_attach(loop);
-	pool = pkt_pool_new("fuzz-ether", 256, 2048);
-	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
-		spin_module_start(spin_builtin_find(mods[i]), NULL);
-	fz_if.pool = pool;
-	ng_iface_register(&fz_if);
-	inet_addr_add(fz_if.index, 0xc6120002u, 24);
+	fz_start("fuzz-ether", 256, mods);
+	ifp = fz_iface(1500, true, false);
 	struct Ether_PacketArrived_spec s = {.handler = turn_around, .terms = terms, .nterms = 1};
 	Ether_PacketArrived_install(SPIN_KERNEL, &s, NULL);
 }
@@ -82,26 +56,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = size;
 		if (n > 2000)
 			n = 2000;
-		ether_set_promisc(fz_if.index, mode & 1);
-		ether_set_allmulti(fz_if.index, (mode & 4) != 0);
+		ether_set_promisc(ifp->index, mode & 1);
+		ether_set_allmulti(ifp->index, (mode & 4) != 0);
 		bool joined = false;
 		struct ether_addr g;
 		if ((mode & 2) && n >= 6) {
 			g = ether_addr_from(data);
-			joined = ether_mcast_join(fz_if.index, g) == ETHER_OK;
+			joined = ether_mcast_join(ifp->index, g) == ETHER_OK;
 		}
-		struct pkt *p = pkt_from_bytes(pool, data, n);
+		bool fed = fz_input(ifp, data, n, NULL, NULL);
 		data += n;
 		size -= n;
-		if (!p)
-			break;
-		ng_iface_input(&fz_if, p);
-		exec_loop_run_once(loop, 0);
 		if (joined)
-			ether_mcast_leave(fz_if.index, g);
+			ether_mcast_leave(ifp->index, g);
+		if (!fed)
+			break;
 	}
 	/* ARP may hold nothing here: nothing is ever sent to a next hop. */
-	if (pkt_pools_outstanding() != 0)
-		__builtin_trap();
+	fz_assert_outstanding(0);
 	return 0;
 }

@@ -12,47 +12,21 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernel/exec/exec.h"
 #include "kernel/module/module.h"
-#include "kernel/sal/sal.h"
 #include "netgraph/graph.h"
-#include "netgraph/iface.h"
-#include "netgraph/pkt.h"
+#include "tests/fuzz/fuzz_graph.h"
 #include "protocols/arp/arp.h"
 #include "protocols/icmp/icmp.h"
 #include "protocols/inet/inet.h"
 #include "protocols/ip/ip.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static struct pkt_pool *pool;
-static struct exec_loop *loop;
-
-static int fz_xmit(struct ng_iface *ifp, struct pkt *p)
-{
-	(void)ifp;
-	pkt_free(p);
-	return 0;
-}
-static const struct ng_iface_ops fz_ops = {.xmit = fz_xmit};
-static struct ng_iface fz_if = {.name = "fz0", .mac = {2, 0, 0, 0, 0, 2}, .mtu = 1500,
-				.ops = &fz_ops, .driver = "fuzz"};
+static struct ng_iface *ifp;
 
 static void init_once(void)
 {
-	static const char *const mods[] = {"netgraph", "inet", "ether", "arp", "ip", "icmp"};
-	struct ether_addr peer = {{2, 0, 0, 0, 0, 1}};
-	sal_init();
-	sal_set_log_level(SAL_LOG_ERR);
-	loop = exec_loop_new("fuzz", EXEC_BLOCKING);
-	exec_loop_attach(loop);
-	pool = pkt_pool_new("fuzz-icmp", 256, 2048);
-	fz_if.pool = pool;
-	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
-		spin_module_start(spin_builtin_find(mods[i]), NULL);
-	ng_iface_register(&fz_if);
-	inet_addr_add(fz_if.index, IP_ADDR(198, 18, 0, 2), 24);
-	arp_static_add(fz_if.index, IP_ADDR(198, 18, 0, 1), peer);
+	static const char *const mods[] = {"netgraph", "inet", "ether", "arp", "ip", "icmp", NULL};
+	fz_start("fuzz-icmp", 256, mods);
+	ifp = fz_iface(1500, true, true);
 	struct icmp_config ic;
 	icmp_config_get(&ic);
 	ic.err_rate = 0;
@@ -86,30 +60,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ip_put16(f + 36, 0);
 			ip_put16(f + 36, csum_fold(csum_add(0, f + 34, size)));
 		}
-		struct pkt *p = pkt_from_bytes(pool, f, 34 + size);
-		if (p) {
-			ng_iface_input(&fz_if, p);
-			exec_loop_run_once(loop, 0);
-		}
+		fz_input(ifp, f, 34 + size, NULL, NULL);
 	} else if (size > 0) {
-		struct pkt *p = pkt_from_bytes(pool, data, size);
+		struct pkt *p = pkt_from_bytes(fz.pool, data, size);
 		if (p) {
-			p->ifindex = fz_if.index;
+			p->ifindex = ifp->index;
 			p->l3_off = (int32_t)p->off;
 			/* Sometimes the data start is past the header already. */
 			if ((mode & 2) && size > 20)
 				pkt_pull(p, 20);
 			icmp_error(&p, (uint8_t)((mode >> 2) & 15), (uint8_t)(mode >> 6), 1280);
-			exec_loop_run_once(loop, 0);
+			exec_loop_run_once(fz.loop, 0);
 		}
 	}
 	/* Errors to an address ARP is still resolving wait in its queue. */
-	static struct arp_entry_info ai[ARP_CACHE_MAX];
-	unsigned na = arp_list(ai, ARP_CACHE_MAX);
-	uint64_t queued = 0;
-	for (unsigned i = 0; i < na && i < ARP_CACHE_MAX; i++)
-		queued += ai[i].queued;
-	if (pkt_pools_outstanding() != queued)
-		__builtin_trap();
+	fz_assert_outstanding(fz_arp_queued());
 	return 0;
 }

@@ -17,53 +17,25 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernel/exec/exec.h"
 #include "kernel/module/module.h"
-#include "kernel/sal/sal.h"
 #include "netgraph/graph.h"
-#include "netgraph/iface.h"
-#include "netgraph/pkt.h"
+#include "tests/fuzz/fuzz_graph.h"
 #include "protocols/arp/arp.h"
 #include "protocols/icmp/icmp.h"
 #include "protocols/inet/inet.h"
 #include "protocols/ip/ip.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static struct pkt_pool *pool;
-static struct exec_loop *loop;
 static uint64_t fake_now = 1;
 static uint64_t fz_clock(void) { return fake_now; }
 
-static int fz_xmit(struct ng_iface *ifp, struct pkt *p)
-{
-	(void)ifp;
-	pkt_free(p);
-	return 0;
-}
-static const struct ng_iface_ops fz_ops = {.xmit = fz_xmit};
-static struct ng_iface fz_if[2] = {
-	{.name = "fz0", .mac = {2, 0, 0, 0, 0, 2}, .mtu = 1500, .ops = &fz_ops, .driver = "fuzz"},
-	{.name = "fz1", .mac = {2, 0, 0, 0, 1, 2}, .mtu = 576, .ops = &fz_ops, .driver = "fuzz"},
-};
+static struct ng_iface *ifs[2];
 
 static void init_once(void)
 {
-	static const char *const mods[] = {"netgraph", "inet", "ether", "arp", "ip", "icmp"};
-	sal_init();
-	sal_set_log_level(SAL_LOG_ERR);
-	loop = exec_loop_new("fuzz", EXEC_BLOCKING);
-	exec_loop_attach(loop);
-	pool = pkt_pool_new("fuzz-ip", 1024, 2048);
-	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
-		spin_module_start(spin_builtin_find(mods[i]), NULL);
-	for (unsigned i = 0; i < 2; i++) {
-		fz_if[i].pool = pool;
-		ng_iface_register(&fz_if[i]);
-		struct ether_addr peer = {{2, 0, 0, 0, (uint8_t)i, 1}};
-		arp_static_add(fz_if[i].index, IP_ADDR(198, 18, i, 1), peer);
-		inet_addr_add(fz_if[i].index, IP_ADDR(198, 18, i, 2), 24);
-	}
+	static const char *const mods[] = {"netgraph", "inet", "ether", "arp", "ip", "icmp", NULL};
+	fz_start("fuzz-ip", 1024, mods);
+	ifs[0] = fz_iface(1500, true, true);
+	ifs[1] = fz_iface(576, true, true);
 	struct ip_route r = {.prefix = IP_ADDR(198, 19, 0, 0), .plen = 16,
 			     .gateway = IP_ADDR(198, 18, 1, 1)};
 	ip_route_add(&r);
@@ -112,21 +84,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ip_reass_expire(fake_now);
 		}
 		fake_now += 1000;
-		struct pkt *p = pkt_from_bytes(pool, f, 14 + n);
-		if (!p)
+		if (!fz_input(ifs[0], f, 14 + n, NULL, NULL))
 			break;
-		ng_iface_input(&fz_if[0], p);
-		exec_loop_run_once(loop, 0);
 	}
 	struct ip_stats st;
 	ip_stats_get(&st, false);
-	/* Packets ARP holds for next hops it is resolving are not leaks. */
-	static struct arp_entry_info ai[ARP_CACHE_MAX];
-	unsigned na = arp_list(ai, ARP_CACHE_MAX);
-	uint64_t queued = 0;
-	for (unsigned i = 0; i < na && i < ARP_CACHE_MAX; i++)
-		queued += ai[i].queued;
-	if (pkt_pools_outstanding() != st.reass_held + queued)
-		__builtin_trap();
+	/* Fragments in reassembly and packets ARP holds for next hops it is
+	 * resolving are not leaks. */
+	fz_assert_outstanding(st.reass_held + fz_arp_queued());
 	return 0;
 }

@@ -11,57 +11,38 @@
 #include <string.h>
 
 #include "apps/echo/echo.h"
-#include "kernel/exec/exec.h"
 #include "kernel/module/module.h"
-#include "kernel/sal/sal.h"
 #include "netgraph/graph.h"
-#include "netgraph/iface.h"
-#include "netgraph/pkt.h"
+#include "tests/fuzz/fuzz_graph.h"
 #include "protocols/arp/arp.h"
 #include "protocols/inet/inet.h"
 #include "protocols/ip/ip.h"
 #include "protocols/udp/udp.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static struct pkt_pool *pool;
-static struct exec_loop *loop;
-
-static int fz_xmit(struct ng_iface *ifp, struct pkt *p)
-{
-	(void)ifp;
-	pkt_free(p);
-	return 0;
-}
-static const struct ng_iface_ops fz_ops = {.xmit = fz_xmit};
-static struct ng_iface fz_if = {.name = "fz0", .mac = {2, 0, 0, 0, 0, 2}, .mtu = 1500,
-				.ops = &fz_ops, .driver = "fuzz"};
+static struct ng_iface *ifp;
 
 static void init_once(void)
 {
 	static const char *const mods[] = {"netgraph", "inet", "ether", "arp", "ip",
-					   "icmp", "udp"};
-	struct ether_addr peer = {{2, 0, 0, 0, 0, 1}};
-
-	sal_init();
-	sal_set_log_level(SAL_LOG_ERR);
-	loop = exec_loop_new("fuzz", EXEC_BLOCKING);
-	exec_loop_attach(loop);
-	pool = pkt_pool_new("fuzz", 256, 2048);
-	fz_if.pool = pool;
-	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
-		spin_module_start(spin_builtin_find(mods[i]), NULL);
+					   "icmp", "udp", NULL};
+	fz_start("fuzz-udp", 256, mods);
 	spin_module_start(&echo_module, "7");
-	ng_iface_register(&fz_if);
-	inet_addr_add(fz_if.index, IP_ADDR(198, 18, 0, 2), 24);
-	arp_static_add(fz_if.index, IP_ADDR(198, 18, 0, 1), peer);
+	ifp = fz_iface(1500, true, true);
+}
+
+/* The checksum state a driver would have given the frame (mode 0..2). */
+static void set_csum(struct pkt *p, void *arg)
+{
+	uint8_t mode = *(const uint8_t *)arg;
+	p->csum = mode == 0 ? PKT_CSUM_NONE : mode == 1 ? PKT_CSUM_VERIFIED : PKT_CSUM_PARTIAL;
+	p->csum_start = 34;
+	p->csum_offset = 6;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
 	uint8_t f[1600];
-	struct pkt *p;
 	uint8_t mode;
 	size_t n;
 
@@ -84,15 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = 34 + size;
 	ip_put16(f + 16, (uint16_t)(20 + size));
 	ip_put16(f + 24, ip_hdr_csum(f + 14, 20));
-	p = pkt_from_bytes(pool, f, n);
-	if (!p)
-		return 0;
-	p->csum = mode == 0 ? PKT_CSUM_NONE : mode == 1 ? PKT_CSUM_VERIFIED : PKT_CSUM_PARTIAL;
-	p->csum_start = 34;
-	p->csum_offset = 6;
-	ng_iface_input(&fz_if, p);
-	exec_loop_run_once(loop, 0);
-	if (pkt_pools_outstanding() != 0)
-		__builtin_trap();
+	fz_input(ifp, f, n, set_csum, &mode);
+	fz_assert_outstanding(0);
 	return 0;
 }
