@@ -83,11 +83,13 @@ bool rcu_thread_is_online(void)
 
 void rcu_quiescent(void)
 {
-	/* seq_cst: the reader's earlier loads of published pointers must not be
-	 * reordered after this store (a full fence on x86-64, about 20 cycles,
-	 * paid once per run-loop turn, not per packet). */
-	atomic_store_explicit(&self.seen, atomic_load_explicit(&rcu_gp, memory_order_relaxed),
-			      memory_order_seq_cst);
+	/* Only a grace period that started since our last announcement needs
+	 * one; the common turn pays one load of a read-mostly line.  The store
+	 * is seq_cst so that the reader's earlier loads of published pointers
+	 * are not reordered after it (a full fence on x86-64, about 20 cycles). */
+	uint64_t gp = atomic_load_explicit(&rcu_gp, memory_order_relaxed);
+	if (atomic_load_explicit(&self.seen, memory_order_relaxed) != gp)
+		atomic_store_explicit(&self.seen, gp, memory_order_seq_cst);
 }
 
 /* Has every reader passed a quiescent state at or after counter target?
