@@ -1,8 +1,14 @@
 /*
  * pool.c - packet buffer pools.
  *
- * Memory: the data areas and the slot records come from whole pages
- * (sal_pages_alloc) when the pool is made; nothing is allocated afterwards.
+ * Memory: the data areas and the slot records are physical pages from the
+ * VM services' PhysAddr (kernel/vm/vm.h), allocated when the pool is made:
+ * contiguous, zeroed and pinned (Reclaim never takes nor nominates them),
+ * reached through the direct map, which never faults.  So the per-packet
+ * path sees one flat array as before, and its first touches of a buffer do
+ * not fault either (zeroing committed every page).  The VM is started with
+ * its default sizes if nobody started it (vm_start_default).  Nothing is
+ * allocated afterwards.
  *
  * Free slots live in two places.  Each thread that touches a pool has a
  * private cache of up to PKT_CACHE_MAX slot indices inside the pool (found by
@@ -27,6 +33,7 @@
 #include "netgraph/pkt_pool.h"
 
 #include "kernel/sal/sal.h"
+#include "kernel/vm/vm.h"
 
 /* --- per-thread number ---------------------------------------------------- */
 static _Atomic uint64_t tid_map;
@@ -176,6 +183,35 @@ void pkt_pool_put(struct pkt_pool *pool, uint32_t i)
 }
 
 /* --- control path ----------------------------------------------------------- */
+/* bytes (rounded up to pages) of contiguous pinned zeroed frames, or NULL. */
+static void *pool_pages(size_t bytes)
+{
+	size_t n = (bytes + VM_PAGE - 1) / VM_PAGE;
+	if (vm_start_default() != VM_OK)
+		return NULL;
+	phys_page_t *pages = sal_alloc(n * sizeof *pages);
+	if (!pages)
+		return NULL;
+	void *p = NULL;
+	if (phys_alloc(n, PHYS_CONTIG | PHYS_ZERO | PHYS_PINNED, pages) == VM_OK)
+		p = phys_kaddr(pages[0]);
+	sal_free(pages);
+	return p;
+}
+
+static void pool_pages_free(void *p, size_t bytes)
+{
+	size_t n = (bytes + VM_PAGE - 1) / VM_PAGE;
+	phys_page_t *pages = sal_alloc(n * sizeof *pages);
+	if (!p || !pages)
+		sal_panic("pkt: cannot give a pool's pages back");
+	phys_page_t first = (phys_page_t)(((uint8_t *)p - (uint8_t *)phys_kaddr(0)) / VM_PAGE);
+	for (size_t i = 0; i < n; i++)
+		pages[i] = first + (phys_page_t)i;
+	phys_free(pages, n);
+	sal_free(pages);
+}
+
 struct pkt_pool *pkt_pool_new(const char *name, uint32_t nbufs, uint32_t buf_size)
 {
 	if (nbufs == 0 || nbufs >= (1u << 24) || buf_size == 0 || buf_size > 65536)
@@ -190,13 +226,13 @@ struct pkt_pool *pkt_pool_new(const char *name, uint32_t nbufs, uint32_t buf_siz
 	pool->stride = (PKT_HEADROOM + buf_size + PKT_TAILROOM + 63u) & ~63u;
 	pool->mem_bytes = (size_t)nbufs * pool->stride;
 	pool->slots_bytes = (size_t)nbufs * sizeof(struct pkt_slot);
-	pool->mem = sal_pages_alloc(pool->mem_bytes);
-	pool->slots = sal_pages_alloc(pool->slots_bytes);
+	pool->mem = pool_pages(pool->mem_bytes);
+	pool->slots = pool_pages(pool->slots_bytes);
 	if (!pool->mem || !pool->slots) {
 		if (pool->mem)
-			sal_pages_free(pool->mem, pool->mem_bytes);
+			pool_pages_free(pool->mem, pool->mem_bytes);
 		if (pool->slots)
-			sal_pages_free(pool->slots, pool->slots_bytes);
+			pool_pages_free(pool->slots, pool->slots_bytes);
 		sal_free(pool);
 		return NULL;
 	}
@@ -299,8 +335,8 @@ uint64_t pkt_pool_free(struct pkt_pool *pool)
 		}
 	}
 	reg_release();
-	sal_pages_free(pool->mem, pool->mem_bytes);
-	sal_pages_free(pool->slots, pool->slots_bytes);
+	pool_pages_free(pool->mem, pool->mem_bytes);
+	pool_pages_free(pool->slots, pool->slots_bytes);
 	sal_free(pool);
 	return 0;
 }

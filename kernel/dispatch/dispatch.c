@@ -20,6 +20,7 @@
 #include "kernel/dispatch/disp_internal.h"
 
 #include "kernel/sal/sal.h"
+#include "kernel/strand/strand.h"
 
 enum { B_CREATED, B_INSTALLED, B_REMOVED };
 
@@ -29,6 +30,7 @@ static struct sal_mutex *wlock;
 static _Atomic int wlock_once;
 static _Atomic long live_bindings;
 static _Atomic uint64_t async_overflows;
+static _Atomic uint64_t bounded_runs, bounded_overruns, bounded_removed, bounded_unbounded;
 static uint64_t install_seq;
 
 static void writer_lock(void)
@@ -139,11 +141,18 @@ struct disp_async {
 	unsigned char *mem;
 };
 
+/* A slot is one run's arguments (after the header, at args_off).  A
+ * bounded run also keeps its raiser, its handler strand and who of the two
+ * finished first (BR_*). */
 struct async_slot {
 	struct exec_work w;
 	struct disp_binding *b;
 	_Atomic uint32_t busy;
+	_Atomic int br_state;
+	struct strand *waiter;
 };
+
+enum { BR_RUNNING, BR_DONE, BR_ABANDONED };
 
 static void binding_free(struct disp_binding *b)
 {
@@ -194,7 +203,11 @@ int disp_binding_create(struct disp_event *ev, spin_ident_t installer,
 		return DISP_EINVAL;
 	if ((spec->options & DISP_FIRST) && (spec->options & DISP_LAST))
 		return DISP_EINVAL;
-	if (spec->options & ~(unsigned)(DISP_FIRST | DISP_LAST | DISP_CANCEL | DISP_ASYNC))
+	if (spec->options &
+	    ~(unsigned)(DISP_FIRST | DISP_LAST | DISP_CANCEL | DISP_ASYNC | DISP_BOUNDED))
+		return DISP_EINVAL;
+	if ((spec->options & DISP_BOUNDED) &&
+	    ((spec->options & DISP_ASYNC) || spec->bound_ns == 0))
 		return DISP_EINVAL;
 	if (spec->nterms > DISP_MAX_TERMS || (spec->nterms && !spec->terms))
 		return DISP_EINVAL;
@@ -224,7 +237,14 @@ int disp_binding_create(struct disp_event *ev, spin_ident_t installer,
 		binding_free(b);
 		return DISP_ENOMEM;
 	}
-	if ((spec->options & DISP_ASYNC) && async_setup(b) != DISP_OK) {
+	b->bound_ns = spec->bound_ns;
+	b->max_overruns = spec->max_overruns;
+	if ((spec->options & (DISP_ASYNC | DISP_BOUNDED)) && async_setup(b) != DISP_OK) {
+		binding_free(b);
+		return DISP_ENOMEM;
+	}
+	/* Overruns are noticed when the handler's strand is preempted. */
+	if ((spec->options & DISP_BOUNDED) && strand_preempt_start(DISP_BOUND_QUANTUM_NS) != 0) {
 		binding_free(b);
 		return DISP_ENOMEM;
 	}
@@ -347,7 +367,7 @@ static int table_build(struct disp_event *ev, struct disp_binding *const *list, 
 	if (n == 0) {
 		t->fn = ev->ops->nobody;
 		t->closure = t;
-	} else if (n == 1 && b[0]->nterms == 0 && b[0]->npg == 0 && !(b[0]->options & DISP_ASYNC)) {
+	} else if (n == 1 && b[0]->nterms == 0 && b[0]->npg == 0 && !(b[0]->options & (DISP_ASYNC | DISP_BOUNDED))) {
 		/* The promised fast path: the raise calls the handler itself. */
 		t->fn = b[0]->fn;
 		t->closure = b[0]->closure;
@@ -573,6 +593,14 @@ int disp_uninstall(struct disp_binding *b)
 {
 	if (!b)
 		return DISP_EINVAL;
+	/* Already taken out by its overruns: only the owner's handle is left. */
+	writer_lock();
+	bool gone = b->state == B_REMOVED && atomic_load(&b->overrun_removed);
+	writer_unlock();
+	if (gone) {
+		binding_release(b);
+		return DISP_OK;
+	}
 	return commit(NULL, 0, &b, 1, true);
 }
 
@@ -636,11 +664,9 @@ static struct async_slot *slot_of_args(const struct disp_binding *b, void *args)
 	return (struct async_slot *)((unsigned char *)args - b->async->args_off);
 }
 
-void *disp__async_get(struct disp_binding *b)
+static void *slot_claim(struct disp_binding *b)
 {
 	struct disp_async *as = b->async;
-	if (!exec_current())
-		return NULL;
 	/* A few tries from a rotating start: slots are claimed with one
 	 * exchange, so raisers on several threads never lock. */
 	for (unsigned tries = 0; tries < 4; tries++) {
@@ -650,15 +676,34 @@ void *disp__async_get(struct disp_binding *b)
 		if (!atomic_exchange_explicit(&s->busy, 1, memory_order_acquire))
 			return (unsigned char *)s + as->args_off;
 	}
-	atomic_fetch_add_explicit(&async_overflows, 1, memory_order_relaxed);
 	return NULL;
 }
 
+void *disp__async_get(struct disp_binding *b)
+{
+	void *args = exec_current() ? slot_claim(b) : NULL;
+	if (!args)
+		atomic_fetch_add_explicit(&async_overflows, 1, memory_order_relaxed);
+	return args;
+}
+
+static void async_main(void *arg)
+{
+	struct async_slot *s = arg;
+	s->b->ev->ops->async_run(&s->w, s);
+}
+
+/* One strand per run, from the loop processor's stack pool.  Should no
+ * strand be had (out of memory), the run is queued as deferred work on the
+ * loop strand instead, as before strands. */
 void disp__async_post(struct disp_binding *b, void *args)
 {
 	struct async_slot *s = slot_of_args(b, args);
+	struct exec_loop *l = exec_current();
 	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
-	exec_defer(exec_current(), &s->w, b->ev->ops->async_run, s);
+	const struct strand_attr a = {.name = "async", .prio = STRAND_PRIO_DEFAULT};
+	if (!strand_spawn(exec_loop_cpu(l), async_main, s, &a))
+		exec_defer(l, &s->w, b->ev->ops->async_run, s);
 }
 
 struct disp_binding *disp__async_begin(struct exec_work *w, void **args)
@@ -676,6 +721,126 @@ void disp__async_end(struct disp_binding *b, void *args)
 }
 
 uint64_t disp_async_overflows(void) { return atomic_load(&async_overflows); }
+
+/* --- bounded handlers -------------------------------------------------------------
+ * The raiser and the handler's strand share one processor, so the raiser
+ * runs only when the handler strand blocks, yields or ends; the slot's
+ * br_state says which of the two is done with the slot first (the other
+ * frees it): the handler strand (BR_DONE: the raiser reads the result) or
+ * the raiser at the deadline (BR_ABANDONED). */
+void *disp__bounded_get(struct disp_binding *b)
+{
+	void *args = strand_self() ? slot_claim(b) : NULL;
+	if (!args)
+		atomic_fetch_add_explicit(&bounded_unbounded, 1, memory_order_relaxed);
+	return args;
+}
+
+static void slot_free(struct async_slot *s)
+{
+	struct disp_binding *b = s->b;
+	atomic_store_explicit(&s->busy, 0, memory_order_release);
+	binding_release(b);
+}
+
+static void bounded_main(void *arg)
+{
+	struct async_slot *s = arg;
+	s->b->ev->ops->bounded_run(s->b, (unsigned char *)s + s->b->async->args_off);
+}
+
+/* Runs on the handler's strand however it ends (return or stop). */
+static void bounded_exit(void *arg)
+{
+	struct async_slot *s = arg;
+	int expect = BR_RUNNING;
+	if (atomic_compare_exchange_strong(&s->br_state, &expect, BR_DONE))
+		strand_unblock(s->waiter);
+	else
+		slot_free(s);
+}
+
+/* After max_overruns: out of the event by atomic swap.  The extra reference
+ * is the owner's handle, which outlives the removal. */
+static void bounded_remove(struct disp_binding *b)
+{
+	if (atomic_exchange(&b->overrun_removed, 1))
+		return;
+	atomic_fetch_add(&b->refs, 1);
+	atomic_store_explicit(&b->dead, 1, memory_order_release);
+	struct disp_txn *t = disp_txn_begin();
+	int err = t ? disp_txn_remove(t, b) : DISP_ENOMEM;
+	if (err == DISP_OK)
+		err = disp_txn_commit(t);   /* frees t */
+	else
+		disp_txn_abort(t);
+	if (err != DISP_OK) {
+		/* Uninstalled meanwhile by its owner (or no memory): the
+		 * owner's uninstall does the rest. */
+		atomic_store(&b->overrun_removed, 0);
+		binding_release(b);
+		return;
+	}
+	atomic_fetch_add(&bounded_removed, 1);
+}
+
+bool disp__bounded_call(struct disp_binding *b, void *args)
+{
+	struct async_slot *s = slot_of_args(b, args);
+	struct strand *me = strand_self();
+	int prio = strand_prio(me) > 0 ? strand_prio(me) - 1 : 0;
+	const struct strand_attr a = {.name = "bounded", .prio = prio, .on_exit = bounded_exit};
+	atomic_fetch_add_explicit(&bounded_runs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+	s->waiter = me;
+	atomic_store(&s->br_state, BR_RUNNING);
+	struct strand *h = strand_spawn(strand_cpu_self(), bounded_main, s, &a);
+	if (!h) {
+		atomic_fetch_add_explicit(&bounded_unbounded, 1, memory_order_relaxed);
+		b->ev->ops->bounded_run(b, args);
+		atomic_store(&s->br_state, BR_DONE);
+		return true;
+	}
+	/* The raise's table and bindings stay ours across the wait.  Other
+	 * wake-ups of the raiser (a loop strand's ready devices) are spurious:
+	 * only the handler's end or the deadline counts. */
+	uint64_t deadline = sal_now_ns() + b->bound_ns;
+	strand_rcu_hold();
+	for (;;) {
+		uint64_t now = sal_now_ns();
+		if (atomic_load(&s->br_state) != BR_RUNNING || now >= deadline)
+			break;
+		strand_will_block();
+		if (atomic_load(&s->br_state) != BR_RUNNING)
+			strand_unblock(me);
+		strand_block_timeout(deadline - now);
+	}
+	strand_rcu_release();
+	int expect = BR_RUNNING;
+	if (!atomic_compare_exchange_strong(&s->br_state, &expect, BR_ABANDONED))
+		return true;
+	strand_stop(h);
+	atomic_fetch_add_explicit(&bounded_overruns, 1, memory_order_relaxed);
+	unsigned n = atomic_fetch_add(&b->overruns, 1) + 1;
+	if (b->max_overruns && n >= b->max_overruns)
+		bounded_remove(b);
+	return false;
+}
+
+void disp__bounded_done(struct disp_binding *b, void *args)
+{
+	slot_free(slot_of_args(b, args));
+}
+
+void disp_bounded_stats(struct disp_bounded_stats *out)
+{
+	out->runs = atomic_load(&bounded_runs);
+	out->overruns = atomic_load(&bounded_overruns);
+	out->removed = atomic_load(&bounded_removed);
+	out->unbounded = atomic_load(&bounded_unbounded);
+}
+
+unsigned disp_binding_overruns(const struct disp_binding *b) { return atomic_load(&b->overruns); }
 
 /* --- inspection --------------------------------------------------------------- */
 int disp_list(struct disp_event *ev, struct disp_binding_info *out, unsigned max)

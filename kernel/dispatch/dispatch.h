@@ -23,7 +23,7 @@
  *
  * Cost of a raise: one acquire load of the event's published table and one
  * indirect call, always.  With exactly one binding that has no guard and is
- * not asynchronous, the call goes straight to the handler: no dispatcher
+ * not asynchronous nor bounded, the call goes straight to the handler: no dispatcher
  * code runs.  Otherwise it goes to the event's typed dispatch function
  * (generated here), which walks the compiled guard demux, then runs the
  * selected bindings.  A raise never locks and never allocates.
@@ -73,7 +73,8 @@ enum {
 	DISP_FIRST = 1u << 0,   /* runs in the first group */
 	DISP_LAST = 1u << 1,    /* runs in the last group */
 	DISP_CANCEL = 1u << 2,  /* if its guards pass, no later binding runs */
-	DISP_ASYNC = 1u << 3,   /* handler runs as deferred work; see below */
+	DISP_ASYNC = 1u << 3,   /* handler runs on a strand of its own; see below */
+	DISP_BOUNDED = 1u << 4, /* handler runs on a strand, bounded in time; see below */
 };
 
 /* A generic function pointer: every handler and guard is stored as one and
@@ -154,8 +155,12 @@ struct disp_spec {
 	void *guard_closure;
 	const struct disp_term *terms; /* declarative guard, copied */
 	unsigned nterms;
-	unsigned options;           /* DISP_FIRST | DISP_LAST | DISP_CANCEL | DISP_ASYNC */
+	unsigned options;           /* DISP_FIRST | DISP_LAST | DISP_CANCEL | DISP_ASYNC
+				     * | DISP_BOUNDED */
 	const char *desc;           /* shown in listings; copied; may be NULL */
+	uint64_t bound_ns;          /* DISP_BOUNDED: the time bound (required) */
+	unsigned max_overruns;      /* DISP_BOUNDED: removed after this many
+				     * overruns (0: never) */
 };
 
 #define DISP_MAX_PGUARDS 4      /* procedural guards per binding (own + imposed) */
@@ -180,7 +185,7 @@ struct disp_binding {
 	uint32_t npg;
 	_Atomic uint32_t dead;      /* set by uninstall; later raises skip it */
 	struct disp_pguard pg[DISP_MAX_PGUARDS];
-	struct disp_async *async;   /* DISP_ASYNC only */
+	struct disp_async *async;   /* DISP_ASYNC and DISP_BOUNDED only */
 	struct disp_event *ev;
 	/* private */
 	spin_ident_t installer;
@@ -191,6 +196,11 @@ struct disp_binding {
 	char *desc;
 	uint32_t state;             /* created / installed / removed */
 	_Atomic uint32_t refs;      /* 1 while owned + one per queued async run */
+	uint64_t bound_ns;          /* DISP_BOUNDED */
+	unsigned max_overruns;
+	_Atomic unsigned overruns;
+	_Atomic uint32_t overrun_removed; /* removed by its overruns; the owner's
+					   * uninstall then only frees it */
 	struct disp_binding *next;  /* in ev's installed list, in order */
 	struct rcu_head rcu;
 };
@@ -286,10 +296,14 @@ long disp_live_bindings(void);
 void disp_quiesce(void);
 
 /* Asynchronous handlers (DISP_ASYNC): the raise copies the arguments by
- * value into a slot preallocated with the binding (no allocation on the
- * raise path) and queues it with exec_defer on the raising thread's run
- * loop (exec_current()); the handler runs there at the loop's next turn.
- * Pointers among the arguments must stay valid until then (netgraph takes a
+ * value into a slot preallocated with the binding (no heap allocation on
+ * the raise path) and spawns a strand for the run on the processor of the
+ * raising thread's run loop (exec_current(); stacks come from the
+ * processor's pool, so a warm pool makes no system call).  The strand runs
+ * when the loop strand next yields or idles, on the loop's thread; a
+ * handler that blocks (kernel/strand/kthread.h locks, strand_sleep_ns)
+ * blocks only its own strand, never the graph.  Pointers among the
+ * arguments must stay valid until the handler runs (netgraph takes a
  * packet reference for it).  The raiser sees the event's default result for
  * an asynchronous binding (it counts as having run).  When the raising
  * thread has no run loop, or all of the binding's slots are in flight, the
@@ -298,6 +312,35 @@ void disp_quiesce(void);
  * queued runs have finished. */
 #define DISP_ASYNC_SLOTS 64     /* per binding unless the event says otherwise */
 uint64_t disp_async_overflows(void);
+
+/* Bounded handlers (DISP_BOUNDED, spec.bound_ns > 0): each run copies the
+ * arguments into a slot and runs the handler on a strand of its own, one
+ * priority below the raiser, on the raiser's processor; the raiser blocks
+ * until the handler returns or bound_ns has passed.  In time: the raiser
+ * gets the handler's result.  Overrun: the raiser proceeds with the
+ * event's default_result (default handlers are not called), the handler's
+ * strand is asked to stop (strand_stop: it ends at its next safe point,
+ * never mid-way between two), the overrun is counted, and after
+ * max_overruns overruns the binding is removed from its event by an atomic
+ * swap (disp_txn), so later raises skip it.  Its owner still holds the
+ * handle and frees it with disp_uninstall (which then returns DISP_OK
+ * without touching the event) or disp_binding_destroy.
+ *
+ * The raiser must run on a strand (a run loop's pollers, timers and
+ * deferred work do); elsewhere, or with every slot in flight, the handler
+ * runs synchronously, unbounded, and disp_bounded_stats counts it.  The
+ * raiser keeps its RCU references across the wait (strand_rcu_hold), so
+ * grace periods are delayed by at most the bound.  Overruns are noticed at
+ * the handler's safe points, so the preemption ticker (1 ms quantum) is
+ * started when the first bounded binding is created: a handler that never
+ * reaches a safe point (no blocking call, yield or strand_safe_point) can
+ * not be bounded.  DISP_BOUNDED excludes DISP_ASYNC. */
+#define DISP_BOUND_QUANTUM_NS 1000000ull
+struct disp_bounded_stats {
+	uint64_t runs, overruns, removed, unbounded;
+};
+void disp_bounded_stats(struct disp_bounded_stats *out);
+unsigned disp_binding_overruns(const struct disp_binding *b);
 
 /* --- events (private parts used by the macros) --------------------------------- */
 struct disp_leaf {
@@ -334,6 +377,7 @@ const struct disp_leaf *disp_select(const struct disp_table *t, const void *arg0
 struct disp_ops {
 	disp_fn_t dispatch, nobody;
 	void (*async_run)(struct exec_work *w, void *arg);
+	void (*bounded_run)(struct disp_binding *b, void *args);
 	uint32_t args_size, args_align;
 };
 
@@ -366,6 +410,9 @@ void *disp__async_get(struct disp_binding *b);
 void disp__async_post(struct disp_binding *b, void *args);
 struct disp_binding *disp__async_begin(struct exec_work *w, void **args);
 void disp__async_end(struct disp_binding *b, void *args);
+void *disp__bounded_get(struct disp_binding *b);
+bool disp__bounded_call(struct disp_binding *b, void *args);
+void disp__bounded_done(struct disp_binding *b, void *args);
 
 /* --- macro machinery --------------------------------------------------------------- */
 /* Generated functions are static inline and may go unused in a file. */
@@ -419,6 +466,8 @@ void disp__async_end(struct disp_binding *b, void *args);
 		unsigned nterms;                                                \
 		unsigned options;                                               \
 		const char *desc;                                               \
+		uint64_t bound_ns;                                              \
+		unsigned max_overruns;                                          \
 	};                                                                      \
 	extern struct disp_event Name##_event;                                  \
 	DISP__FN Ret Name##_raise(DISP__PARAMS(__VA_ARGS__))               \
@@ -438,6 +487,8 @@ void disp__async_end(struct disp_binding *b, void *args);
 		g->nterms = s->nterms;                                          \
 		g->options = s->options;                                        \
 		g->desc = s->desc;                                              \
+		g->bound_ns = s->bound_ns;                                      \
+		g->max_overruns = s->max_overruns;                              \
 	}                                                                       \
 	DISP__FN int Name##_install(spin_ident_t who_,                     \
 					 const struct Name##_spec *s_,          \
@@ -502,6 +553,39 @@ void disp__async_end(struct disp_binding *b, void *args);
 		Name##_result_t result;                                         \
 		Name##_default_t default_handler;                               \
 	};                                                                      \
+	struct Name##__bargs {                                                  \
+		struct Name##__args a;                                          \
+		Ret r;                                                          \
+	};                                                                      \
+	DISP__FN void Name##__bounded_run(struct disp_binding *b_, void *p_)\
+	{                                                                       \
+		struct Name##__bargs *q_ = p_;                                  \
+		const struct Name##__args *s_ = &q_->a;                         \
+		if (!atomic_load_explicit(&b_->dead, memory_order_acquire))     \
+			q_->r = ((Name##_handler_t)b_->fn)(b_->closure,         \
+						   DISP__UNPACKS(__VA_ARGS__)); \
+	}                                                                       \
+	DISP__FN Ret Name##__special(struct disp_binding *b_, Ret dflt_,   \
+					  DISP__PARAMS(__VA_ARGS__))            \
+	{                                                                       \
+		if (b_->options & DISP_ASYNC) {                                 \
+			if (!Name##__async(b_, DISP__NAMES(__VA_ARGS__)))       \
+				((Name##_handler_t)b_->fn)(b_->closure,         \
+					DISP__NAMES(__VA_ARGS__));              \
+			return dflt_;                                           \
+		}                                                               \
+		struct Name##__bargs *q_ = disp__bounded_get(b_);               \
+		if (!q_)                                                        \
+			return ((Name##_handler_t)b_->fn)(b_->closure,          \
+					DISP__NAMES(__VA_ARGS__));              \
+		q_->a = (struct Name##__args){DISP__NAMES(__VA_ARGS__)};        \
+		q_->r = dflt_;                                                  \
+		if (!disp__bounded_call(b_, q_))                                \
+			return dflt_;                                           \
+		Ret r_ = q_->r;                                                 \
+		disp__bounded_done(b_, q_);                                     \
+		return r_;                                                      \
+	}                                                                       \
 	DISP__FN Ret Name##__nobody(void *c_, DISP__PARAMS(__VA_ARGS__))   \
 	{                                                                       \
 		const struct disp_table *t_ = c_;                               \
@@ -529,15 +613,12 @@ void disp__async_end(struct disp_binding *b, void *args);
 			if (b_->npg && !Name##__guards(b_, DISP__NAMES(__VA_ARGS__)))\
 				continue;                                       \
 			Ret r_;                                                 \
-			if (b_->options & DISP_ASYNC) {                         \
-				if (!Name##__async(b_, DISP__NAMES(__VA_ARGS__)))\
-					((Name##_handler_t)b_->fn)(b_->closure, \
+			if (b_->options & (DISP_ASYNC | DISP_BOUNDED))          \
+				r_ = Name##__special(b_, o_->default_result,    \
 						DISP__NAMES(__VA_ARGS__));      \
-				r_ = o_->default_result;                        \
-			} else {                                                \
+			else                                                    \
 				r_ = ((Name##_handler_t)b_->fn)(b_->closure,    \
 						DISP__NAMES(__VA_ARGS__));      \
-			}                                                       \
 			acc_ = o_->result ? o_->result(acc_, r_, n_) : r_;      \
 			n_++;                                                   \
 			if (b_->options & DISP_CANCEL)                          \
@@ -555,6 +636,35 @@ void disp__async_end(struct disp_binding *b, void *args);
 		DISP__EVENT_COMMON                                              \
 		Name##_default_t default_handler;                               \
 	};                                                                      \
+	struct Name##__bargs {                                                  \
+		struct Name##__args a;                                          \
+	};                                                                      \
+	DISP__FN void Name##__bounded_run(struct disp_binding *b_, void *p_)\
+	{                                                                       \
+		const struct Name##__args *s_ = &((struct Name##__bargs *)p_)->a;\
+		if (!atomic_load_explicit(&b_->dead, memory_order_acquire))     \
+			((Name##_handler_t)b_->fn)(b_->closure,                 \
+						   DISP__UNPACKS(__VA_ARGS__)); \
+	}                                                                       \
+	DISP__FN void Name##__special(struct disp_binding *b_,             \
+					   DISP__PARAMS(__VA_ARGS__))           \
+	{                                                                       \
+		if (b_->options & DISP_ASYNC) {                                 \
+			if (!Name##__async(b_, DISP__NAMES(__VA_ARGS__)))       \
+				((Name##_handler_t)b_->fn)(b_->closure,         \
+					DISP__NAMES(__VA_ARGS__));              \
+			return;                                                 \
+		}                                                               \
+		struct Name##__bargs *q_ = disp__bounded_get(b_);               \
+		if (!q_) {                                                      \
+			((Name##_handler_t)b_->fn)(b_->closure,                 \
+				DISP__NAMES(__VA_ARGS__));                      \
+			return;                                                 \
+		}                                                               \
+		q_->a = (struct Name##__args){DISP__NAMES(__VA_ARGS__)};        \
+		if (disp__bounded_call(b_, q_))                                 \
+			disp__bounded_done(b_, q_);                             \
+	}                                                                       \
 	DISP__FN void Name##__nobody(void *c_, DISP__PARAMS(__VA_ARGS__))  \
 	{                                                                       \
 		const struct disp_table *t_ = c_;                               \
@@ -579,8 +689,9 @@ void disp__async_end(struct disp_binding *b, void *args);
 				continue;                                       \
 			if (b_->npg && !Name##__guards(b_, DISP__NAMES(__VA_ARGS__)))\
 				continue;                                       \
-			if (!(b_->options & DISP_ASYNC) ||                      \
-			    !Name##__async(b_, DISP__NAMES(__VA_ARGS__)))       \
+			if (b_->options & (DISP_ASYNC | DISP_BOUNDED))          \
+				Name##__special(b_, DISP__NAMES(__VA_ARGS__));  \
+			else                                                    \
 				((Name##_handler_t)b_->fn)(b_->closure,         \
 					DISP__NAMES(__VA_ARGS__));              \
 			n_++;                                                   \
@@ -601,8 +712,9 @@ void disp__async_end(struct disp_binding *b, void *args);
 		.dispatch = (disp_fn_t)Name##__dispatch,                        \
 		.nobody = (disp_fn_t)Name##__nobody,                            \
 		.async_run = Name##__async_run,                                 \
-		.args_size = sizeof(struct Name##__args),                       \
-		.args_align = _Alignof(struct Name##__args),                    \
+		.bounded_run = Name##__bounded_run,                             \
+		.args_size = sizeof(struct Name##__bargs),                      \
+		.args_align = _Alignof(struct Name##__bargs),                   \
 	};                                                                      \
 	static struct disp_table Name##__empty_;                                \
 	struct disp_event Name##_event = {                                      \

@@ -1,16 +1,36 @@
 /*
- * exec.c - run loops, timers and deferred work (contract in exec.h).
+ * exec.c - run loops, timers and deferred work on strands (contract in
+ * exec.h; design in docs/strands.md, "The run loop on strands").
+ *
+ * A loop is one processor of the global scheduler (a strand_cpu) and one
+ * strand on it, the loop strand, that runs the turns: deferred work,
+ * expired timers, the pollers with their budgets, RCU.  Other strands of
+ * the processor (asynchronous and bounded dispatcher handlers, kernel
+ * threads an extension spawns) run between turns and whenever the loop
+ * strand blocks, so a handler that blocks never stalls the graph.
+ *
+ * Idling is blocking: the loop strand blocks with a deadline (the earliest
+ * timer) and the processor, having nothing runnable, waits on every
+ * poller's wait handle (strand_cpu_watch).  A ready handle, the deadline,
+ * exec_defer from any thread (strand_unblock) or exec_loop_stop unblocks
+ * it.  In busy-poll mode the loop strand yields after each turn instead.
+ *
+ * exec_loop_run and exec_loop_run_once drive the processor from the
+ * calling thread (strand_cpu_run); the loop strand ends every run by
+ * "parking": it stops the processor and blocks, so the run returns as soon
+ * as nothing else is runnable.
  *
  * Timers live in a binary min-heap per loop (arm and cancel O(log n)); the
- * heap array grows on the control path and, rarely, when a timer is armed
- * past its capacity (doubling, so amortized nothing per packet).
- * Deferred work is a lock-free multi-producer stack that the loop takes
- * whole each turn and reverses, so work runs in the order it was queued.
+ * heap grows on the control path and, rarely, when a timer is armed past
+ * its capacity (doubling, so amortized nothing per packet).  Deferred work
+ * is a lock-free multi-producer stack that the loop takes whole each turn
+ * and reverses, so work runs in the order it was queued.
  */
 #include "kernel/exec/exec.h"
 
 #include "kernel/rcu/rcu.h"
 #include "kernel/sal/sal.h"
+#include "kernel/strand/strand.h"
 
 #include <stdatomic.h>
 
@@ -20,19 +40,27 @@
 struct exec_loop {
 	char name[32];
 	enum exec_mode mode;
+	struct strand_cpu *cpu;
+	struct strand *ls;           /* the loop strand */
 	struct exec_poller *pollers;
-	struct sal_waitset *ws;
 	struct exec_timer **heap;
 	uint32_t nheap, capheap;
 	_Atomic(struct exec_work *) work;
-	_Atomic bool sleeping;
+	_Atomic bool idle;           /* ls is blocked in its idle wait */
 	_Atomic bool stop;
+	bool closing;                /* exec_loop_free: ls returns */
+	bool once;                   /* run by exec_loop_run_once */
+	int64_t once_timeout;
+	int once_done;
+	uint64_t sleep_until;        /* deadline of the current idle wait */
 	unsigned nready_pollers;     /* pollers with EXEC_POLL_ON_READY */
-	uint64_t last_ready_check;   /* busy mode: last zero-timeout wait */
+	uint64_t last_ready_check;   /* last zero-timeout look at them */
 	struct exec_stats stats;
 };
 
 static _Thread_local struct exec_loop *cur_loop;
+
+static void loop_main(void *arg);
 
 struct exec_loop *exec_loop_new(const char *name, enum exec_mode mode)
 {
@@ -42,10 +70,17 @@ struct exec_loop *exec_loop_new(const char *name, enum exec_mode mode)
 		return NULL;
 	sal_snprintf(l->name, sizeof l->name, "%s", name ? name : "loop");
 	l->mode = mode;
-	l->ws = sal_waitset_new();
 	l->capheap = 64;
 	l->heap = sal_calloc(l->capheap, sizeof *l->heap);
-	if (!l->ws || !l->heap) {
+	l->cpu = strand_cpu_new(l->name);
+	if (!l->heap || !l->cpu) {
+		exec_loop_free(l);
+		return NULL;
+	}
+	/* Runnable from the start: its first turn is the first run's. */
+	const struct strand_attr a = {.name = l->name, .prio = STRAND_PRIO_DEFAULT};
+	l->ls = strand_spawn(l->cpu, loop_main, l, &a);
+	if (!l->ls) {
 		exec_loop_free(l);
 		return NULL;
 	}
@@ -58,7 +93,16 @@ void exec_loop_free(struct exec_loop *l)
 		return;
 	if (cur_loop == l)
 		exec_loop_detach(l);
-	sal_waitset_free(l->ws);
+	if (l->ls) {
+		/* The loop strand returns; strands still runnable finish or
+		 * block.  A strand blocked for good keeps its stack (mapped
+		 * memory, never reused). */
+		l->closing = true;
+		strand_unblock(l->ls);
+		strand_cpu_stop(l->cpu);
+		strand_cpu_run(l->cpu);
+	}
+	strand_cpu_free(l->cpu);
 	sal_free(l->heap);
 	sal_free(l);
 }
@@ -67,6 +111,7 @@ void exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode) { l->mode = mo
 enum exec_mode exec_loop_mode(const struct exec_loop *l) { return l->mode; }
 const char *exec_loop_name(const struct exec_loop *l) { return l->name; }
 struct exec_loop *exec_current(void) { return cur_loop; }
+struct strand_cpu *exec_loop_cpu(const struct exec_loop *l) { return l->cpu; }
 
 void exec_loop_attach(struct exec_loop *l)
 {
@@ -102,13 +147,18 @@ void exec_loop_detach(struct exec_loop *l)
 	}
 }
 
+/* Every wait handle is watched by the loop strand, so an idle processor
+ * wakes it; an EXEC_POLL_ON_READY poller's flag records which handle it
+ * was. */
 int exec_poller_add(struct exec_loop *l, struct exec_poller *p)
 {
-	if (p->wait_handle >= 0 && sal_waitset_add(l->ws, p->wait_handle, p) != 0)
+	if ((p->flags & EXEC_POLL_ON_READY) && p->wait_handle < 0)
+		return -1;
+	if (p->wait_handle >= 0 &&
+	    strand_cpu_watch_flag(l->cpu, p->wait_handle, l->ls,
+				  (p->flags & EXEC_POLL_ON_READY) ? &p->ready : NULL) != STRAND_OK)
 		return -1;
 	if (p->flags & EXEC_POLL_ON_READY) {
-		if (p->wait_handle < 0)
-			return -1;
 		l->nready_pollers++;
 		/* Whatever was pending before the add is looked at once. */
 		p->ready = true;
@@ -126,7 +176,7 @@ void exec_poller_del(struct exec_loop *l, struct exec_poller *p)
 			if (p->flags & EXEC_POLL_ON_READY)
 				l->nready_pollers--;
 			if (p->wait_handle >= 0)
-				sal_waitset_del(l->ws, p->wait_handle);
+				strand_cpu_unwatch(l->cpu, p->wait_handle);
 			return;
 		}
 	}
@@ -210,6 +260,11 @@ void exec_timer_arm(struct exec_loop *l, struct exec_timer *t, uint64_t delay_ns
 	t->heap_idx = l->nheap;
 	l->heap[l->nheap++] = t;
 	heap_up(l, t->heap_idx);
+	/* Armed from another strand of the loop while the loop strand sleeps
+	 * past the new deadline: it must look again. */
+	if (atomic_load_explicit(&l->idle, memory_order_relaxed) &&
+	    t->deadline_ns < l->sleep_until)
+		strand_unblock(l->ls);
 }
 
 static int fire_timers(struct exec_loop *l, uint64_t now)
@@ -233,14 +288,19 @@ void exec_defer(struct exec_loop *l, struct exec_work *w, exec_work_fn fn, void 
 	struct exec_work *head = atomic_load_explicit(&l->work, memory_order_relaxed);
 	do {
 		w->next = head;
-	} while (!atomic_compare_exchange_weak_explicit(&l->work, &head, w, memory_order_release,
+	} while (!atomic_compare_exchange_weak_explicit(&l->work, &head, w, memory_order_seq_cst,
 							memory_order_relaxed));
-	if (atomic_load_explicit(&l->sleeping, memory_order_seq_cst))
-		sal_waitset_wake(l->ws);
+	/* Pairs with idle_wait: either it sees the work or we see it idle.
+	 * strand_unblock is safe from any thread and wakes an idle
+	 * processor. */
+	if (atomic_load_explicit(&l->idle, memory_order_seq_cst))
+		strand_unblock(l->ls);
 }
 
 static int run_work(struct exec_loop *l)
 {
+	if (!atomic_load_explicit(&l->work, memory_order_relaxed))
+		return 0;
 	struct exec_work *w = atomic_exchange_explicit(&l->work, NULL, memory_order_acquire);
 	struct exec_work *fifo = NULL;
 	while (w) {
@@ -260,24 +320,9 @@ static int run_work(struct exec_loop *l)
 	return n;
 }
 
-/* --- the loop ---------------------------------------------------------------------- */
-/* Waits up to timeout_ns and marks the EXEC_POLL_ON_READY pollers whose
- * handles are ready (device pollers are polled every turn anyway). */
-static void collect_ready(struct exec_loop *l, int64_t timeout_ns)
+/* --- the loop strand ------------------------------------------------------------------ */
+static int turn(struct exec_loop *l)
 {
-	void *ready[16];
-	int n = sal_wait(l->ws, timeout_ns, ready, 16);
-	for (int i = 0; i < n; i++) {
-		struct exec_poller *p = ready[i];
-		if (p->flags & EXEC_POLL_ON_READY)
-			p->ready = true;
-	}
-}
-
-int exec_loop_run_once(struct exec_loop *l, int64_t timeout_ns)
-{
-	if (cur_loop != l)
-		exec_loop_attach(l);
 	l->stats.turns++;
 	int done = run_work(l);
 	done += fire_timers(l, sal_now_ns());
@@ -288,7 +333,7 @@ int exec_loop_run_once(struct exec_loop *l, int64_t timeout_ns)
 		uint64_t now = sal_now_ns();
 		if (now - l->last_ready_check >= EXEC_READY_CHECK_NS) {
 			l->last_ready_check = now;
-			collect_ready(l, 0);
+			strand_cpu_check_handles();
 		}
 	}
 	int units = 0;
@@ -302,51 +347,113 @@ int exec_loop_run_once(struct exec_loop *l, int64_t timeout_ns)
 		p->polls++;
 		p->units += (uint64_t)n;
 		units += n;
+		/* Between pollers the loop holds nothing: a better strand (or
+		 * the end of the quantum) may take the processor here. */
+		strand_safe_point();
 	}
 	l->stats.units += (uint64_t)units;
 	done += units;
 
-	rcu_quiescent();
+	strand_quiescent();
 	done += rcu_poll();
+	return done;
+}
 
-	if (done > 0 || timeout_ns == 0 || l->mode == EXEC_BUSY_POLL)
-		return done;
-	if (atomic_load_explicit(&l->stop, memory_order_relaxed))
-		return 0;
-
+/* Blocks until a watched handle is ready, the earliest timer or timeout_ns
+ * (<0: EXEC_IDLE_MAX_NS) is due, work is queued or the loop is stopped. */
+static void idle_wait(struct exec_loop *l, int64_t timeout_ns)
+{
 	int64_t wait = timeout_ns < 0 || timeout_ns > EXEC_IDLE_MAX_NS ? EXEC_IDLE_MAX_NS
 								       : timeout_ns;
+	uint64_t now = sal_now_ns();
 	if (l->nheap > 0) {
-		uint64_t now = sal_now_ns(), dl = l->heap[0]->deadline_ns;
+		uint64_t dl = l->heap[0]->deadline_ns;
 		int64_t until = dl > now ? (int64_t)(dl - now) : 0;
 		if (until < wait)
 			wait = until;
 	}
-	atomic_store_explicit(&l->sleeping, true, memory_order_seq_cst);
-	/* Work queued between the run above and the flag is seen here. */
-	if (atomic_load_explicit(&l->work, memory_order_seq_cst) == NULL && wait > 0) {
+	if (wait <= 0)
+		return;
+	l->sleep_until = now + (uint64_t)wait;
+	strand_will_block();
+	atomic_store_explicit(&l->idle, true, memory_order_seq_cst);
+	/* Work queued, or a stop, between the turn and the flag is seen here;
+	 * after it, the producer unblocks us.  Either way the pending wake is
+	 * consumed by the block below, which then returns at once. */
+	if (atomic_load_explicit(&l->work, memory_order_seq_cst) ||
+	    atomic_load_explicit(&l->stop, memory_order_seq_cst))
+		strand_unblock(l->ls);
+	else
 		l->stats.idle_waits++;
-		rcu_thread_offline();
-		collect_ready(l, wait);
-		rcu_thread_online();
-		l->last_ready_check = sal_now_ns();
+	strand_block_timeout((uint64_t)wait);
+	atomic_store_explicit(&l->idle, false, memory_order_relaxed);
+	l->last_ready_check = sal_now_ns();
+}
+
+/* Ends a run: the processor stops as soon as nothing else is runnable,
+ * and the next run unblocks the loop strand here. */
+static void park(struct exec_loop *l)
+{
+	strand_cpu_stop(l->cpu);
+	strand_will_block();
+	strand_block();
+}
+
+static void loop_main(void *arg)
+{
+	struct exec_loop *l = arg;
+	for (;;) {
+		if (l->closing)
+			return;
+		bool stopped = atomic_load_explicit(&l->stop, memory_order_relaxed);
+		if (!l->once && stopped) {
+			park(l);
+			continue;
+		}
+		int done = turn(l);
+		int64_t tmo = l->once ? l->once_timeout : -1;
+		if (done > 0 || tmo == 0 || l->mode == EXEC_BUSY_POLL) {
+			/* Busy, or under load: other strands get the processor
+			 * between turns. */
+			if (!l->once)
+				strand_yield();
+		} else if (!atomic_load_explicit(&l->stop, memory_order_relaxed)) {
+			idle_wait(l, tmo);
+		}
+		if (l->once) {
+			l->once_done = done;
+			park(l);
+		}
 	}
-	atomic_store_explicit(&l->sleeping, false, memory_order_relaxed);
-	return done;
+}
+
+/* --- running ------------------------------------------------------------------------- */
+int exec_loop_run_once(struct exec_loop *l, int64_t timeout_ns)
+{
+	if (cur_loop != l)
+		exec_loop_attach(l);
+	l->once = true;
+	l->once_timeout = timeout_ns;
+	l->once_done = 0;
+	strand_unblock(l->ls);
+	strand_cpu_run(l->cpu);
+	return l->once_done;
 }
 
 void exec_loop_run(struct exec_loop *l)
 {
 	exec_loop_attach(l);
 	atomic_store(&l->stop, false);
-	while (!atomic_load_explicit(&l->stop, memory_order_relaxed))
-		exec_loop_run_once(l, -1);
+	l->once = false;
+	strand_unblock(l->ls);
+	strand_cpu_run(l->cpu);
 }
 
 void exec_loop_stop(struct exec_loop *l)
 {
-	atomic_store(&l->stop, true);
-	sal_waitset_wake(l->ws);
+	atomic_store_explicit(&l->stop, true, memory_order_seq_cst);
+	if (atomic_load_explicit(&l->idle, memory_order_seq_cst))
+		strand_unblock(l->ls);
 }
 
 void exec_loop_stats(const struct exec_loop *l, struct exec_stats *out) { *out = l->stats; }

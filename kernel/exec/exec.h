@@ -18,8 +18,12 @@
  * and pollers must be armed and added from the loop's own thread (or before
  * it runs); exec_defer may be called from any thread.
  *
- * The strands issue re-implements this interface on strands; nothing outside
- * kernel/exec may depend on how it is built.
+ * Built on strands (docs/strands.md): a loop is one processor of the global
+ * scheduler and a loop strand that runs the turns; other strands of that
+ * processor (asynchronous and bounded dispatcher handlers, kernel threads)
+ * run between turns and while the loop idles, on the same thread, so the
+ * rule above holds for them too between their safe points.  Nothing
+ * outside kernel/exec may depend on how it is built beyond exec_loop_cpu.
  */
 #ifndef SPIN_EXEC_H
 #define SPIN_EXEC_H
@@ -84,6 +88,10 @@ const char *exec_loop_name(const struct exec_loop *l);
 
 /* The loop the calling thread runs, or NULL. */
 struct exec_loop *exec_current(void);
+/* The processor (kernel/strand) the loop's strands run on: spawn strands
+ * here to run beside the loop on its thread. */
+struct strand_cpu;
+struct strand_cpu *exec_loop_cpu(const struct exec_loop *l);
 /* Makes l the calling thread's loop and registers the thread with RCU;
  * exec_loop_run does this itself. */
 void exec_loop_attach(struct exec_loop *l);

@@ -43,6 +43,7 @@ struct strand {
 	const char *name;
 	strand_fn fn;
 	void *arg;
+	void (*on_exit)(void *arg);
 	atomic_int state;
 	atomic_bool stop_req;      /* strand_stop: exit at the next safe point */
 	int prio;
@@ -79,12 +80,22 @@ struct strand_cpu {
 	struct strand *pool;
 	unsigned npool;
 	unsigned nwatch;
+	unsigned rcu_hold;
+	struct strand_watch *watches;
 	int slot;
 	struct strand_cpu_stats st;
 };
 
 _Thread_local struct strand_cpu_hot *strand_tls_hot;
 static _Thread_local struct strand_cpu *tls_cpu;
+
+/* A watched handle: the waitset's cookie. */
+struct strand_watch {
+	int handle;
+	struct strand *s;
+	bool *ready;
+	struct strand_watch *next;
+};
 
 static _Atomic(struct strand_cpu *) cpus[MAX_CPUS];
 static struct sal_ticker *ticker;
@@ -256,8 +267,12 @@ static void poll_handles(struct strand_cpu *c, int64_t tmo)
 {
 	void *cookie[16];
 	int n = sal_wait(c->ws, tmo, cookie, 16);
-	for (int i = 0; i < n; i++)
-		strand_unblock(cookie[i]);
+	for (int i = 0; i < n; i++) {
+		struct strand_watch *w = cookie[i];
+		if (w->ready)
+			*w->ready = true;
+		strand_unblock(w->s);
+	}
 }
 
 /* The next strand to run, asking application schedulers through Resume. */
@@ -286,7 +301,8 @@ static void schedule(struct strand_cpu *c, struct strand *prev)
 {
 	/* QSBR: a strand holds no RCU reference across a switch (the rule
 	 * strand.h states), so every switch point is a quiescent state. */
-	rcu_quiescent();
+	if (!c->rcu_hold)
+		rcu_quiescent();
 	/* A busy processor never idles, so once per quantum (the ticker's
 	 * mark) it also looks at its watched handles without waiting. */
 	if (c->nwatch && atomic_load_explicit(&c->hot.preempt, memory_order_relaxed))
@@ -350,6 +366,11 @@ void strand_cpu_free(struct strand_cpu *c)
 		c->pool = s->next;
 		sal_stack_free(s->stack_lo, STRAND_STACK_DEFAULT);
 	}
+	while (c->watches) {
+		struct strand_watch *w = c->watches;
+		c->watches = w->next;
+		sal_free(w);
+	}
 	sal_waitset_free(c->ws);
 	sal_free(c);
 }
@@ -397,7 +418,8 @@ void strand_cpu_run(struct strand_cpu *c)
 		}
 	}
 	for (;;) {
-		rcu_quiescent();
+		if (!c->rcu_hold)
+			rcu_quiescent();
 		drain_inbox(c);
 		wake_sleepers(c);
 		struct strand *n = pick(c);
@@ -419,9 +441,11 @@ void strand_cpu_run(struct strand_cpu *c)
 		 * consistent). */
 		atomic_store(&c->waiting, true);
 		if (!atomic_load(&c->inbox) && !atomic_load(&c->stop) && tmo != 0) {
-			rcu_thread_offline();
+			if (!c->rcu_hold)
+				rcu_thread_offline();
 			poll_handles(c, tmo);
-			rcu_thread_online();
+			if (!c->rcu_hold)
+				rcu_thread_online();
 			c->st.idle_waits++;
 		}
 		atomic_store(&c->waiting, false);
@@ -437,26 +461,60 @@ void strand_cpu_run(struct strand_cpu *c)
 		rcu_unregister_thread();
 }
 
-int strand_cpu_watch(struct strand_cpu *c, int handle, struct strand *s)
+int strand_cpu_watch_flag(struct strand_cpu *c, int handle, struct strand *s, bool *ready)
 {
-	if (!c || !s || s->cpu != c || sal_waitset_add(c->ws, handle, s) != 0)
+	if (!c || !s || s->cpu != c)
 		return STRAND_EINVAL;
+	struct strand_watch *w = sal_alloc(sizeof *w);
+	if (!w)
+		return STRAND_ENOMEM;
+	*w = (struct strand_watch){.handle = handle, .s = s, .ready = ready};
+	if (sal_waitset_add(c->ws, handle, w) != 0) {
+		sal_free(w);
+		return STRAND_EINVAL;
+	}
+	w->next = c->watches;
+	c->watches = w;
 	c->nwatch++;
 	return STRAND_OK;
 }
 
+int strand_cpu_watch(struct strand_cpu *c, int handle, struct strand *s)
+{
+	return strand_cpu_watch_flag(c, handle, s, NULL);
+}
+
 int strand_cpu_unwatch(struct strand_cpu *c, int handle)
 {
-	if (!c || sal_waitset_del(c->ws, handle) != 0)
+	if (!c)
 		return STRAND_EINVAL;
-	c->nwatch--;
-	return STRAND_OK;
+	for (struct strand_watch **pp = &c->watches; *pp; pp = &(*pp)->next) {
+		struct strand_watch *w = *pp;
+		if (w->handle != handle)
+			continue;
+		sal_waitset_del(c->ws, handle);
+		*pp = w->next;
+		sal_free(w);
+		c->nwatch--;
+		return STRAND_OK;
+	}
+	return STRAND_EINVAL;
+}
+
+void strand_cpu_check_handles(void)
+{
+	struct strand_cpu *c = tls_cpu;
+	if (c && c->nwatch)
+		poll_handles(c, 0);
 }
 
 void strand_cpu_stop(struct strand_cpu *c)
 {
 	atomic_store(&c->stop, true);
-	sal_waitset_wake(c->ws);
+	/* On c's own thread the processor is not waiting: no wake-up (a
+	 * system call) is needed. */
+	if (tls_cpu != c)
+		sal_waitset_wake(c->ws);
 }
 
 struct strand_cpu *strand_cpu_self(void)
@@ -508,6 +566,7 @@ struct strand *strand_spawn(struct strand_cpu *c, strand_fn fn, void *arg,
 	s->prio = prio;
 	s->flags = attr ? attr->flags : 0;
 	s->vp = attr ? attr->vp : NULL;
+	s->on_exit = attr ? attr->on_exit : NULL;
 	strand_ctx_init(&s->ctx, s, strand_boot, s);
 	atomic_fetch_add(&c->live, 1);
 	if (own)
@@ -521,6 +580,11 @@ void strand_exit(void)
 {
 	struct strand_cpu *c = tls_cpu;
 	struct strand *me = c->current;
+	if (me->on_exit) {
+		void (*fn)(void *) = me->on_exit;
+		me->on_exit = NULL;
+		fn(me->arg);
+	}
 	/* To an application scheduler an exit is a Block with no Unblock. */
 	if (me->vp)
 		Strand_Block_raise(me);
@@ -641,7 +705,30 @@ bool strand_unblock(struct strand *s)
 	return true;
 }
 
+void strand_rcu_hold(void)
+{
+	tls_cpu->rcu_hold++;
+}
+
+void strand_rcu_release(void)
+{
+	tls_cpu->rcu_hold--;
+}
+
+void strand_quiescent(void)
+{
+	struct strand_cpu *c = tls_cpu;
+	if (!c || !c->rcu_hold)
+		rcu_quiescent();
+}
+
 void strand_sleep_ns(uint64_t ns)
+{
+	strand_will_block();
+	strand_block_timeout(ns);
+}
+
+void strand_block_timeout(uint64_t ns)
 {
 	struct strand_cpu *c = tls_cpu;
 	struct strand *me = c->current;
@@ -652,7 +739,6 @@ void strand_sleep_ns(uint64_t ns)
 	me->snext = *pp;
 	*pp = me;
 	me->in_sleep = true;
-	strand_will_block();
 	strand_block();
 	if (me->in_sleep) {
 		for (pp = &c->sleepers; *pp; pp = &(*pp)->snext) {

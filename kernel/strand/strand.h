@@ -74,6 +74,10 @@ struct strand_attr {
 	int prio;               /* 0..STRAND_PRIO_MAX */
 	unsigned flags;         /* enum strand_flags */
 	struct strand *vp;      /* application scheduler, or NULL (global) */
+	/* Runs on the strand, last, however it ends (return, strand_exit or
+	 * a strand_stop): where a strand that may be stopped gives back what
+	 * it holds.  May be NULL. */
+	void (*on_exit)(void *arg);
 };
 
 /* --- processors ----------------------------------------------------------- */
@@ -93,6 +97,15 @@ void strand_cpu_stop(struct strand_cpu *c);   /* any thread */
  * thread or while c is not running. */
 int strand_cpu_watch(struct strand_cpu *c, int handle, struct strand *s);
 int strand_cpu_unwatch(struct strand_cpu *c, int handle);
+/* As strand_cpu_watch, and also sets *ready = true (on c's thread, before
+ * the Unblock) whenever handle is seen ready, so one strand watching many
+ * handles learns which ones are: the run loop uses it for
+ * EXEC_POLL_ON_READY pollers. */
+int strand_cpu_watch_flag(struct strand_cpu *c, int handle, struct strand *s, bool *ready);
+/* Looks at c's watched handles now without waiting (a zero-timeout wait),
+ * setting flags and unblocking their strands.  From a strand of c: lets a
+ * processor that never idles (busy polling) still notice rare handles. */
+void strand_cpu_check_handles(void);
 struct strand_cpu *strand_cpu_self(void);     /* NULL off a processor */
 
 struct strand_cpu_stats {
@@ -150,8 +163,25 @@ bool strand_unblock(struct strand *s);
 void strand_stop(struct strand *s);
 bool strand_stop_requested(void);   /* for the calling strand */
 
+/* RCU across a block.  A switch is a quiescent state, so a strand must
+ * not block holding an RCU-protected pointer, with one exception: between
+ * strand_rcu_hold and strand_rcu_release the strand's processor reports no
+ * quiescent state and does not go offline, so the caller may block briefly
+ * (a raiser waiting for a bounded handler).  Grace periods are delayed for
+ * as long as the hold lasts.  strand_quiescent is rcu_quiescent unless a
+ * hold is in force (code that reports quiescent states on a processor,
+ * the run loop, calls it instead). */
+void strand_rcu_hold(void);
+void strand_rcu_release(void);
+void strand_quiescent(void);
+
 /* Sleeps at least ns (a blocked strand the processor wakes). */
 void strand_sleep_ns(uint64_t ns);
+/* strand_block with a deadline: after strand_will_block, switches away
+ * until an Unblock comes or ns have passed, whichever is first (the
+ * processor unblocks it then).  Returns at once if an Unblock already
+ * came. */
+void strand_block_timeout(uint64_t ns);
 
 /* Safe point: yields if the quantum ended or a higher priority strand
  * became runnable.  Cost: one thread-local load and one flag test. */

@@ -108,6 +108,21 @@ fail:
 	return VM_ENOMEM;
 }
 
+bool vm_running(void)
+{
+	return vm.up;
+}
+
+int vm_start_default(void)
+{
+	static atomic_flag once = ATOMIC_FLAG_INIT;
+	while (atomic_flag_test_and_set_explicit(&once, memory_order_acquire))
+		sal_cpu_relax();
+	int err = vm.up ? VM_OK : vm_init(VM_DEFAULT_PHYS, VM_DEFAULT_VA);
+	atomic_flag_clear_explicit(&once, memory_order_release);
+	return err;
+}
+
 void vm_fini(void)
 {
 	if (!vm.up)

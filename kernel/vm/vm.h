@@ -47,6 +47,15 @@ enum vm_err { VM_OK = 0, VM_ENOMEM, VM_EINVAL, VM_EBUSY, VM_ENOENT, VM_ESYS };
  * it (every context destroyed first). */
 int vm_init(size_t phys_bytes, size_t va_bytes);
 void vm_fini(void);
+/* Whether the services are up (between vm_init and vm_fini). */
+bool vm_running(void);
+/* Starts the services with the appliance's default sizes unless they are
+ * up already (whoever starts them first sizes them): VM_DEFAULT_PHYS of
+ * physical memory (committed only as it is touched) and VM_DEFAULT_VA of
+ * virtual space.  Packet pools call it.  Thread-safe. */
+#define VM_DEFAULT_PHYS (1024ull << 20)
+#define VM_DEFAULT_VA (256ull << 20)
+int vm_start_default(void);
 
 /* --- PhysAddr -------------------------------------------------------------- */
 typedef uint32_t phys_page_t;           /* frame number */

@@ -15,6 +15,8 @@ static int fz_xmit(struct ng_iface *ifp, struct pkt *p)
 	(void)ifp;
 	if (pkt_check(p))
 		__builtin_trap();
+	if (fz.tap)
+		fz.tap(p);
 	pkt_free(p);
 	return 0;
 }

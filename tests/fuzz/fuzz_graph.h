@@ -30,6 +30,8 @@ struct fz_world {
 	struct exec_loop *loop;
 	struct ng_iface ifs[FZ_MAX_IFS];
 	unsigned nifs;
+	/* Sees every packet a fake interface sends, before it is freed. */
+	void (*tap)(const struct pkt *p);
 };
 extern struct fz_world fz;
 
