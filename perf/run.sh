@@ -12,7 +12,7 @@ RAW=$(mktemp)
 trap 'rm -f "$RAW"' EXIT
 
 for prog in "$BUILD"/perf/*/bench_*; do
-  [ -x "$prog" ] || continue
+  [ -f "$prog" ] && [ -x "$prog" ] || continue
   echo "== $(basename "$prog")"
   "$prog" | tee -a "$RAW" | grep -v '^{' || true
 done

@@ -944,13 +944,7 @@ uint64_t app_stop(struct appliance *a)
 }
 
 /* --- control commands --------------------------------------------------------------- */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
+void ctl_printf(struct ctl_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int need;
@@ -974,8 +968,35 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)need;
 }
 
+void ctl_outf(char **out, const char *fmt, ...)
+{
+	struct ctl_buf b = {.s = *out, .len = *out ? strlen(*out) : 0};
+	va_list ap;
+	char line[1024];
+
+	b.cap = b.len + (b.s ? 1 : 0);
+	va_start(ap, fmt);
+	int need = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (need < 0)
+		return;
+	if ((size_t)need < sizeof line) {
+		ctl_printf(&b, "%s", line);
+	} else {
+		char *big = malloc((size_t)need + 1);
+		if (!big)
+			return;
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)need + 1, fmt, ap);
+		va_end(ap);
+		ctl_printf(&b, "%s", big);
+		free(big);
+	}
+	*out = b.s;
+}
+
 /* Appends the output of a "format into buf, return length needed" call. */
-static void sb_fmt(struct sbuf *b, int (*fn)(char *, size_t))
+static void sb_fmt(struct ctl_buf *b, int (*fn)(char *, size_t))
 {
 	int need = fn(NULL, 0);
 	char *t;
@@ -986,59 +1007,59 @@ static void sb_fmt(struct sbuf *b, int (*fn)(char *, size_t))
 	if (!t)
 		return;
 	fn(t, (size_t)need + 1);
-	sb_printf(b, "%s", t);
+	ctl_printf(b, "%s", t);
 	free(t);
 }
 
-static void cmd_status(struct appliance *a, struct sbuf *b)
+static void cmd_status(struct appliance *a, struct ctl_buf *b)
 {
 	struct pkt_pool_stats ps;
 	struct exec_stats es;
 
 	pkt_pool_stats(a->pool, &ps);
 	exec_loop_stats(a->loop, &es);
-	sb_printf(b, "name %s\nconfig %s\ncontrol %s\nuptime_s %.1f\n",
+	ctl_printf(b, "name %s\nconfig %s\ncontrol %s\nuptime_s %.1f\n",
 		  a->cfg->name[0] ? a->cfg->name : "spin", a->cfg->path, a->ctl_path,
 		  (double)(sal_now_ns() - a->start_ns) / 1e9);
-	sb_printf(b, "loop %s\nreloads %llu\nreloads_refused %llu\n",
+	ctl_printf(b, "loop %s\nreloads %llu\nreloads_refused %llu\n",
 		  exec_loop_mode(a->loop) == EXEC_BUSY_POLL ? "busy-poll" : "blocking",
 		  (unsigned long long)a->reloads, (unsigned long long)a->reload_refused);
-	sb_printf(b, "interfaces %u\naddresses %u\nroutes %u\nservices %u\n", a->nifs,
+	ctl_printf(b, "interfaces %u\naddresses %u\nroutes %u\nservices %u\n", a->nifs,
 		  a->cfg->n_addrs, a->cfg->n_routes, a->nsvc + a->ntsvc);
-	sb_printf(b, "pool buffers %u size %u outstanding %llu alloc_fails %llu\n", ps.capacity,
+	ctl_printf(b, "pool buffers %u size %u outstanding %llu alloc_fails %llu\n", ps.capacity,
 		  ps.buf_size, (unsigned long long)ps.outstanding,
 		  (unsigned long long)ps.alloc_fails);
-	sb_printf(b, "loop turns %llu idle_waits %llu units %llu\n", (unsigned long long)es.turns,
+	ctl_printf(b, "loop turns %llu idle_waits %llu units %llu\n", (unsigned long long)es.turns,
 		  (unsigned long long)es.idle_waits, (unsigned long long)es.units);
-	sb_printf(b, "modules");
+	ctl_printf(b, "modules");
 	for (unsigned i = 0; i < spin_builtin_count(); i++)
 		if (spin_module_started(spin_builtin(i)))
-			sb_printf(b, " %s", spin_builtin(i)->name);
-	sb_printf(b, "\n");
+			ctl_printf(b, " %s", spin_builtin(i)->name);
+	ctl_printf(b, "\n");
 }
 
-static void cmd_interfaces(struct appliance *a, struct sbuf *b)
+static void cmd_interfaces(struct appliance *a, struct ctl_buf *b)
 {
 	for (unsigned i = 0; i < a->nifs; i++) {
 		const struct ng_iface *f = a->ifs[i];
 		struct inet_ifaddr ad[INET_ADDRS_PER_IF];
 		unsigned na = inet_addr_list(f->index, ad, INET_ADDRS_PER_IF);
 
-		sb_printf(b, "%s index %u driver %s mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u\n",
+		ctl_printf(b, "%s index %u driver %s mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u\n",
 			  f->name, f->index, f->driver ? f->driver : "?", f->mac[0], f->mac[1],
 			  f->mac[2], f->mac[3], f->mac[4], f->mac[5], f->mtu);
 		for (unsigned k = 0; k < na && k < INET_ADDRS_PER_IF; k++) {
 			char ip[16];
-			sb_printf(b, "  inet %s/%u\n", cfg_ip_str(ad[k].addr, ip), ad[k].plen);
+			ctl_printf(b, "  inet %s/%u\n", cfg_ip_str(ad[k].addr, ip), ad[k].plen);
 		}
-		sb_printf(b, "  rx packets %llu bytes %llu drops %llu\n  tx packets %llu bytes %llu drops %llu\n",
+		ctl_printf(b, "  rx packets %llu bytes %llu drops %llu\n  tx packets %llu bytes %llu drops %llu\n",
 			  (unsigned long long)f->stats.rx_packets, (unsigned long long)f->stats.rx_bytes,
 			  (unsigned long long)f->stats.rx_drops, (unsigned long long)f->stats.tx_packets,
 			  (unsigned long long)f->stats.tx_bytes, (unsigned long long)f->stats.tx_drops);
 	}
 }
 
-static void cmd_routes(struct sbuf *b)
+static void cmd_routes(struct ctl_buf *b)
 {
 	unsigned n = ip_route_list(NULL, 0);
 	struct ip_route *r = calloc(n ? n : 1, sizeof *r);
@@ -1051,19 +1072,19 @@ static void cmd_routes(struct sbuf *b)
 		struct ng_iface *f = ng_iface_get(r[i].ifindex);
 
 		if (r[i].plen == 0)
-			sb_printf(b, "default");
+			ctl_printf(b, "default");
 		else
-			sb_printf(b, "%s/%u", cfg_ip_str(r[i].prefix, p), r[i].plen);
+			ctl_printf(b, "%s/%u", cfg_ip_str(r[i].prefix, p), r[i].plen);
 		if (r[i].gateway)
-			sb_printf(b, " via %s", cfg_ip_str(r[i].gateway, g));
+			ctl_printf(b, " via %s", cfg_ip_str(r[i].gateway, g));
 		if (f)
-			sb_printf(b, " dev %s", f->name);
-		sb_printf(b, "\n");
+			ctl_printf(b, " dev %s", f->name);
+		ctl_printf(b, "\n");
 	}
 	free(r);
 }
 
-static int cmd_counters(struct sbuf *b, int argc, char **argv)
+static int cmd_counters(struct ctl_buf *b, int argc, char **argv)
 {
 	const char *msg = "getstats";
 
@@ -1087,23 +1108,23 @@ static int cmd_counters(struct sbuf *b, int argc, char **argv)
 		char *t = malloc((size_t)need + 1);
 		if (t) {
 			ng_stats_format(nd, &st, t, (size_t)need + 1);
-			sb_printf(b, "%s", t);
+			ctl_printf(b, "%s", t);
 			free(t);
 		}
 	}
 	if (only && !ng_node_find(only)) {
-		sb_printf(b, "no node named %s\n", only);
+		ctl_printf(b, "no node named %s\n", only);
 		return 1;
 	}
 	return 0;
 }
 
-static void list_event(struct sbuf *b, struct disp_event *ev)
+static void list_event(struct ctl_buf *b, struct disp_event *ev)
 {
 	int n = disp_list(ev, NULL, 0);
 	struct disp_binding_info *v;
 
-	sb_printf(b, "%s (%d)\n", disp_event_name(ev), n);
+	ctl_printf(b, "%s (%d)\n", disp_event_name(ev), n);
 	if (n <= 0)
 		return;
 	v = calloc((size_t)n, sizeof *v);
@@ -1114,18 +1135,18 @@ static void list_event(struct sbuf *b, struct disp_event *ev)
 		char g[512];
 
 		disp_guard_format(v[i].binding, g, sizeof g);
-		sb_printf(b, "  %s%s by %s: %s\n", v[i].primary ? "[primary] " : "",
+		ctl_printf(b, "  %s%s by %s: %s\n", v[i].primary ? "[primary] " : "",
 			  v[i].desc ? v[i].desc : "-", spin_ident_name(v[i].installer), g);
 	}
 	free(v);
 }
 
-static int cmd_bindings(struct sbuf *b, int argc, char **argv)
+static int cmd_bindings(struct ctl_buf *b, int argc, char **argv)
 {
 	if (argc >= 2) {
 		struct disp_event *ev = disp_event_find(argv[1]);
 		if (!ev) {
-			sb_printf(b, "no event named %s\n", argv[1]);
+			ctl_printf(b, "no event named %s\n", argv[1]);
 			return 1;
 		}
 		list_event(b, ev);
@@ -1136,7 +1157,7 @@ static int cmd_bindings(struct sbuf *b, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_trace(struct sbuf *b, int argc, char **argv)
+static int cmd_trace(struct ctl_buf *b, int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "dump")) {
 		sb_fmt(b, ng_trace_dump);
@@ -1151,20 +1172,20 @@ static int cmd_trace(struct sbuf *b, int argc, char **argv)
 	else if (!strcmp(argv[1], "clear"))
 		ng_trace_clear();
 	else {
-		sb_printf(b, "usage: trace on|flagged|off|clear|dump\n");
+		ctl_printf(b, "usage: trace on|flagged|off|clear|dump\n");
 		return 1;
 	}
-	sb_printf(b, "trace %s\n", argv[1]);
+	ctl_printf(b, "trace %s\n", argv[1]);
 	return 0;
 }
 
-static void cmd_tcp_services(struct appliance *a, struct sbuf *b)
+static void cmd_tcp_services(struct appliance *a, struct ctl_buf *b)
 {
 	for (unsigned i = 0; i < a->ntsvc; i++) {
 		struct tcpsvc_stats st;
 
 		a->tsvc[i].ops->stats(a->tsvc[i].svc, &st);
-		sb_printf(b, "%s port %u accepted %llu refused %llu active %llu bytes_in %llu "
+		ctl_printf(b, "%s port %u accepted %llu refused %llu active %llu bytes_in %llu "
 			  "bytes_out %llu\n", cfg_service_name(a->tsvc[i].kind), a->tsvc[i].port,
 			  (unsigned long long)st.accepted, (unsigned long long)st.refused,
 			  (unsigned long long)st.active, (unsigned long long)st.bytes_in,
@@ -1176,13 +1197,13 @@ int app_ctl(struct appliance *a, const char *line, char **out)
 {
 	char buf[1024], *argv[16];
 	int argc = 0, rc = 0;
-	struct sbuf b = {0};
+	struct ctl_buf b = {0};
 
 	snprintf(buf, sizeof buf, "%s", line);
 	for (char *s = strtok(buf, " \t"); s && argc < 16; s = strtok(NULL, " \t"))
 		argv[argc++] = s;
 	if (argc == 0) {
-		sb_printf(&b, "empty command\n");
+		ctl_printf(&b, "empty command\n");
 		rc = 1;
 	} else if (!strcmp(argv[0], "status")) {
 		cmd_status(a, &b);
@@ -1202,17 +1223,17 @@ int app_ctl(struct appliance *a, const char *line, char **out)
 		rc = cmd_trace(&b, argc, argv);
 	} else if (!strcmp(argv[0], "timing")) {
 		ng_timing_set(argc >= 2 && !strcmp(argv[1], "on"));
-		sb_printf(&b, "timing %s\n", ng_timing_enabled() ? "on" : "off");
+		ctl_printf(&b, "timing %s\n", ng_timing_enabled() ? "on" : "off");
 	} else if (!strcmp(argv[0], "reload")) {
 		char err[512];
 		if (app_reload(a, err, sizeof err)) {
-			sb_printf(&b, "%s\n", err);
+			ctl_printf(&b, "%s\n", err);
 			rc = 1;
 		} else {
-			sb_printf(&b, "reloaded %s\n", a->cfg->path);
+			ctl_printf(&b, "reloaded %s\n", a->cfg->path);
 		}
 	} else if (!strcmp(argv[0], "stop")) {
-		sb_printf(&b, "stopping\n");
+		ctl_printf(&b, "stopping\n");
 		a->stopping = true;
 		exec_loop_stop(a->loop);
 	} else if (!strcmp(argv[0], "tcp") && argc == 2 && !strcmp(argv[1], "services")) {
@@ -1227,13 +1248,13 @@ int app_ctl(struct appliance *a, const char *line, char **out)
 			b.len = strlen(b.s);
 	} else if (!strcmp(argv[0], "syscall")) {
 		if (!a->sysc) {
-			sb_printf(&b, "no syscall socket (config: syscall PATH)\n");
+			ctl_printf(&b, "no syscall socket (config: syscall PATH)\n");
 			rc = 1;
 		} else {
 			char tmp[8192];
 
 			sysc_server_format(a->sysc, tmp, sizeof tmp);
-			sb_printf(&b, "%s", tmp);
+			ctl_printf(&b, "%s", tmp);
 		}
 	} else if (app_ctl_is_stats(argv[0])) {
 		rc = app_ctl_stats(&b.s, argc, argv);
@@ -1244,7 +1265,7 @@ int app_ctl(struct appliance *a, const char *line, char **out)
 		if (b.s)
 			b.len = strlen(b.s);
 	} else {
-		sb_printf(&b, "unknown command '%s' (status, interfaces, routes, arp, counters, ip, icmp, bindings, dot, trace, timing, tcp, fault, reload, stop)\n",
+		ctl_printf(&b, "unknown command '%s' (status, interfaces, routes, arp, counters, ip, icmp, bindings, dot, trace, timing, tcp, fault, reload, stop)\n",
 			  argv[0]);
 		rc = 1;
 	}

@@ -45,6 +45,16 @@ int app_reload_cfg(struct appliance *a, struct spin_config *cfg, char *err, size
  * message). */
 int app_ctl(struct appliance *a, const char *line, char **out);
 
+/* A growing reply buffer for control commands: s is malloc'ed (NULL while
+ * empty), len excludes the terminating NUL. */
+struct ctl_buf {
+	char *s;
+	size_t len, cap;
+};
+void ctl_printf(struct ctl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for a reply kept as a malloc'ed string (*out may be NULL). */
+void ctl_outf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Runs the loop until the inputs are exhausted (replay). */
 void app_run_until_eof(struct appliance *a);
 

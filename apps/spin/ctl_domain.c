@@ -22,36 +22,6 @@
 #include "kernel/module/module.h"
 #include "netgraph/graph.h"
 
-struct out {
-	char *s;
-	size_t len, cap;
-};
-
-static void pr(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pr(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int need;
-
-	va_start(ap, fmt);
-	need = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (need < 0)
-		return;
-	if (o->len + (size_t)need + 1 > o->cap) {
-		size_t cap = (o->len + (size_t)need + 1) * 2;
-		char *s = realloc(o->s, cap);
-		if (!s)
-			return;
-		o->s = s;
-		o->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(o->s + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	o->len += (size_t)need;
-}
-
 /* Graph nodes an extension registered live in its image: unregister them
  * before the image goes (the kernel cannot know about netgraph). */
 static void reclaim_nodes(const struct ext *e)
@@ -63,30 +33,30 @@ static void reclaim_nodes(const struct ext *e)
 	}
 }
 
-static int do_load(struct out *o, const char *path, const char *args)
+static int do_load(struct ctl_buf *o, const char *path, const char *args)
 {
 	char err[512];
 	struct ext *e;
 
 	(void)ext_reclaim_hook(reclaim_nodes);
 	if (ext_load(path, args, NULL, &e, err, sizeof err)) {
-		pr(o, "load refused: %s\n", err);
+		ctl_printf(o, "load refused: %s\n", err);
 		return 1;
 	}
-	pr(o, "loaded %s from %s (%zu bytes, %u exports)\n", ext_name(e), path,
+	ctl_printf(o, "loaded %s from %s (%zu bytes, %u exports)\n", ext_name(e), path,
 	   domain_image_size(ext_domain(e)), domain_nexports(ext_domain(e)));
 	return 0;
 }
 
 static int print_sym(void *ctx, const char *name, const void *addr)
 {
-	pr(ctx, "  %s%s\n", name, addr ? "" : " (unbound)");
+	ctl_printf(ctx, "  %s%s\n", name, addr ? "" : " (unbound)");
 	return 0;
 }
 
 static int print_export(void *ctx, spin_ident_t who, const struct spin_interface *x)
 {
-	pr(ctx, "%s %u.%u exporter %s%s\n", x->name, SPIN_VERSION_MAJOR(x->version),
+	ctl_printf(ctx, "%s %u.%u exporter %s%s\n", x->name, SPIN_VERSION_MAJOR(x->version),
 	   SPIN_VERSION_MINOR(x->version), spin_ident_name(who),
 	   x->authorize_import ? " authorizer" : "");
 	return 0;
@@ -94,7 +64,7 @@ static int print_export(void *ctx, spin_ident_t who, const struct spin_interface
 
 static int print_import(void *ctx, spin_ident_t who, const struct spin_interface *x)
 {
-	pr(ctx, "%s imports %s %u.%u\n", spin_ident_name(who), x->name,
+	ctl_printf(ctx, "%s imports %s %u.%u\n", spin_ident_name(who), x->name,
 	   SPIN_VERSION_MAJOR(x->version), SPIN_VERSION_MINOR(x->version));
 	return 0;
 }
@@ -116,13 +86,13 @@ bool app_ctl_is_domain(const char *cmd)
 
 int app_ctl_domain(char **out, int argc, char **argv)
 {
-	struct out o = {0};
+	struct ctl_buf o = {0};
 	int rc = 0;
 
 	if (!strcmp(argv[0], "load")) {
 		char args[512];
 		if (argc < 2) {
-			pr(&o, "usage: load OBJECT [ARGS]\n");
+			ctl_printf(&o, "usage: load OBJECT [ARGS]\n");
 			rc = 1;
 		} else {
 			join(args, sizeof args, argc, argv, 2);
@@ -132,24 +102,24 @@ int app_ctl_domain(char **out, int argc, char **argv)
 		struct ext *e = argc == 2 ? ext_find(argv[1]) : NULL;
 		char err[256];
 		if (!e) {
-			pr(&o, argc == 2 ? "no extension named %s\n" : "usage: unload NAME\n",
+			ctl_printf(&o, argc == 2 ? "no extension named %s\n" : "usage: unload NAME\n",
 			   argc == 2 ? argv[1] : "");
 			rc = 1;
 		} else if (ext_unload(e, err, sizeof err)) {
-			pr(&o, "unload refused: %s\n", err);
+			ctl_printf(&o, "unload refused: %s\n", err);
 			rc = 1;
 		} else {
-			pr(&o, "unloaded %s (%u bindings removed)\n", argv[1], ext_last_swept());
+			ctl_printf(&o, "unloaded %s (%u bindings removed)\n", argv[1], ext_last_swept());
 		}
 	} else if (!strcmp(argv[0], "domains")) {
 		struct domain *pub = domain_spin_public();
 		if (pub) {
-			pr(&o, "SpinPublic builtin exports %u\n", domain_nexports(pub));
+			ctl_printf(&o, "SpinPublic builtin exports %u\n", domain_nexports(pub));
 			domain_release(pub);
 		}
 		for (unsigned i = 0; i < ext_count(); i++) {
 			const struct ext *e = ext_at(i);
-			pr(&o, "%s object %s bytes %zu exports %u args '%s'\n", ext_name(e),
+			ctl_printf(&o, "%s object %s bytes %zu exports %u args '%s'\n", ext_name(e),
 			   ext_label(e), domain_image_size(ext_domain(e)),
 			   domain_nexports(ext_domain(e)), ext_args(e));
 		}
@@ -157,10 +127,10 @@ int app_ctl_domain(char **out, int argc, char **argv)
 		if (argc == 2) {
 			struct ext *e = ext_find(argv[1]);
 			if (!e) {
-				pr(&o, "no extension named %s\n", argv[1]);
+				ctl_printf(&o, "no extension named %s\n", argv[1]);
 				rc = 1;
 			} else {
-				pr(&o, "%s exports:\n", argv[1]);
+				ctl_printf(&o, "%s exports:\n", argv[1]);
 				domain_foreach_export(ext_domain(e), print_sym, &o);
 			}
 		} else {
@@ -170,10 +140,10 @@ int app_ctl_domain(char **out, int argc, char **argv)
 		if (argc == 2) {
 			struct ext *e = ext_find(argv[1]);
 			if (!e) {
-				pr(&o, "no extension named %s\n", argv[1]);
+				ctl_printf(&o, "no extension named %s\n", argv[1]);
 				rc = 1;
 			} else {
-				pr(&o, "%s symbols:\n", argv[1]);
+				ctl_printf(&o, "%s symbols:\n", argv[1]);
 				domain_foreach_import(ext_domain(e), print_sym, &o);
 			}
 		} else {
@@ -182,7 +152,7 @@ int app_ctl_domain(char **out, int argc, char **argv)
 				if (!spin_module_started(m))
 					continue;
 				for (const struct spin_import *im = m->imports; im && im->name; im++)
-					pr(&o, "%s imports %s %u.%u\n", m->name, im->name,
+					ctl_printf(&o, "%s imports %s %u.%u\n", m->name, im->name,
 					   SPIN_VERSION_MAJOR(im->version),
 					   SPIN_VERSION_MINOR(im->version));
 			}

@@ -21,25 +21,6 @@
 
 #include "netgraph/fault/fault.h"
 
-static void outf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void outf(char **out, const char *fmt, ...)
-{
-	size_t old = *out ? strlen(*out) : 0;
-	va_list ap;
-	int need;
-	char *s;
-
-	va_start(ap, fmt);
-	need = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (need < 0 || !(s = realloc(*out, old + (size_t)need + 1)))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(s + old, (size_t)need + 1, fmt, ap);
-	va_end(ap);
-	*out = s;
-}
-
 static void show(char **out, const struct fault_node *f)
 {
 	char line[512];
@@ -47,7 +28,7 @@ static void show(char **out, const struct fault_node *f)
 
 	fault_format(f, line, sizeof line);
 	n = strcspn(line, "\n");
-	outf(out, "%.*s\n", (int)n, line);
+	ctl_outf(out, "%.*s\n", (int)n, line);
 }
 
 /* The nodes NAME stands for: itself, or NAME.rx and NAME.tx. */
@@ -77,12 +58,12 @@ int app_ctl_fault(char **out, int argc, char **argv)
 		for (unsigned i = 0; i < fault_count(); i++)
 			show(out, fault_at(i));
 		if (!*out)
-			outf(out, "no fault nodes (see 'fault' in docs/config.md)\n");
+			ctl_outf(out, "no fault nodes (see 'fault' in docs/config.md)\n");
 		return 0;
 	}
 	n = lookup(argv[1], v);
 	if (!n) {
-		outf(out, "no fault node named %s\n", argv[1]);
+		ctl_outf(out, "no fault node named %s\n", argv[1]);
 		return 1;
 	}
 	if (argc == 3 && !strcmp(argv[2], "clear")) {
@@ -101,12 +82,12 @@ int app_ctl_fault(char **out, int argc, char **argv)
 
 			fault_get(v[i], &c);
 			if (fault_parse(spec, &c, err, sizeof err) != FAULT_OK) {
-				outf(out, "fault %s: %s\n", argv[1], err);
+				ctl_outf(out, "fault %s: %s\n", argv[1], err);
 				return 1;
 			}
 			rc = fault_set(v[i], &c);
 			if (rc != FAULT_OK) {
-				outf(out, "fault %s: %s\n", fault_name(v[i]), fault_strerror(rc));
+				ctl_outf(out, "fault %s: %s\n", fault_name(v[i]), fault_strerror(rc));
 				return 1;
 			}
 		}

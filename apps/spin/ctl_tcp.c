@@ -26,25 +26,6 @@
 #include "netgraph/pkt.h"
 #include "protocols/tcp/tcp.h"
 
-static void outf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void outf(char **out, const char *fmt, ...)
-{
-	size_t old = *out ? strlen(*out) : 0;
-	va_list ap;
-	int need;
-	char *s;
-
-	va_start(ap, fmt);
-	need = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (need < 0 || !(s = realloc(*out, old + (size_t)need + 1)))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(s + old, (size_t)need + 1, fmt, ap);
-	va_end(ap);
-	*out = s;
-}
-
 static char *ip_str(uint32_t ip, char *buf)
 {
 	snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
@@ -86,7 +67,7 @@ static void stats(char **out, bool clear)
 	tcp_stats_get(&s, clear);
 	if (pool)
 		pkt_pool_stats(pool, &ps);
-#define S(f) outf(out, "%s %llu\n", #f, (unsigned long long)s.f)
+#define S(f) ctl_outf(out, "%s %llu\n", #f, (unsigned long long)s.f)
 	S(active_opens); S(passive_opens); S(attempt_fails); S(estab_resets);
 	S(in_segs); S(out_segs); S(retrans_segs); S(in_errs); S(out_rsts);
 	S(syncookies_sent); S(syncookies_recv); S(syncookies_failed);
@@ -96,7 +77,7 @@ static void stats(char **out, bool clear)
 	S(keepalive_probes); S(ooo_segs); S(sack_blocks_sent); S(dup_acks);
 	S(curr_estab); S(live_conns); S(sndq_bytes); S(ooo_bytes); S(timers_armed);
 #undef S
-	outf(out, "pool_outstanding %llu\npool_alloc_fails %llu\n",
+	ctl_outf(out, "pool_outstanding %llu\npool_alloc_fails %llu\n",
 	     (unsigned long long)ps.outstanding, (unsigned long long)ps.alloc_fails);
 }
 
@@ -115,10 +96,10 @@ static void conns(char **out)
 		char la[16], ra[16];
 
 		if (r->listener) {
-			outf(out, "listen %s:%u\n", ip_str(r->ep.laddr, la), r->ep.lport);
+			ctl_outf(out, "listen %s:%u\n", ip_str(r->ep.laddr, la), r->ep.lport);
 			continue;
 		}
-		outf(out, "%s %s:%u %s:%u snd_una %u snd_nxt %u rcv_nxt %u snd_wnd %u "
+		ctl_outf(out, "%s %s:%u %s:%u snd_una %u snd_nxt %u rcv_nxt %u snd_wnd %u "
 		     "rcv_wnd %u cwnd %u ssthresh %u srtt_us %u rto_ms %u sndq %u ooo %u "
 		     "retrans %u\n",
 		     tcp_state_name(r->state), ip_str(r->ep.laddr, la), r->ep.lport,
@@ -147,7 +128,7 @@ static int fetch(char **out, int argc, char **argv)
 
 	i = spin_interface_lookup("tcp-fetch", SPIN_VERSION(1, 0), SPIN_KERNEL, &e);
 	if (!i) {
-		outf(out, "the tcpfetch module is not running\n");
+		ctl_outf(out, "the tcpfetch module is not running\n");
 		return 1;
 	}
 	ops = i->procs;
@@ -156,19 +137,19 @@ static int fetch(char **out, int argc, char **argv)
 		uint64_t id;
 
 		if (!parse_num(argv[argc - 1], UINT32_MAX, &id)) {
-			outf(out, "bad transfer id '%s'\n", argv[argc - 1]);
+			ctl_outf(out, "bad transfer id '%s'\n", argv[argc - 1]);
 			return 1;
 		}
 		if (ops->status((unsigned)id, &st)) {
-			outf(out, "no transfer %s\n", argv[argc - 1]);
+			ctl_outf(out, "no transfer %s\n", argv[argc - 1]);
 			return 1;
 		}
 		if (!strcmp(argv[1], "forget")) {
 			ops->forget((unsigned)id);
-			outf(out, "forgot %u\n", (unsigned)id);
+			ctl_outf(out, "forgot %u\n", (unsigned)id);
 			return 0;
 		}
-		outf(out, "fetch %u state %s reason %s sent %llu received %llu peer_fin %d "
+		ctl_outf(out, "fetch %u state %s reason %s sent %llu received %llu peer_fin %d "
 		     "io_error %d elapsed_ms %.3f\n",
 		     st.id, fetch_state_name(st.state),
 		     st.state == TCPFETCH_DONE ? tcp_reason_name(st.reason) : "-",
@@ -199,13 +180,13 @@ static int fetch(char **out, int argc, char **argv)
 			goto usage;
 	}
 	if (ops->start(&a, &id, err, sizeof err)) {
-		outf(out, "fetch: %s\n", err);
+		ctl_outf(out, "fetch: %s\n", err);
 		return 1;
 	}
-	outf(out, "fetch %u\n", id);
+	ctl_outf(out, "fetch %u\n", id);
 	return 0;
 usage:
-	outf(out, "usage: tcp fetch ADDR PORT [send FILE | send-bytes N] [recv FILE] | "
+	ctl_outf(out, "usage: tcp fetch ADDR PORT [send FILE | send-bytes N] [recv FILE] | "
 	     "tcp fetch ID | tcp forget ID\n");
 	return 1;
 }
@@ -214,7 +195,7 @@ int app_ctl_tcp(char **out, int argc, char **argv)
 {
 	*out = NULL;
 	if (!spin_module_started(&tcp_module)) {
-		outf(out, "tcp: the tcp module is not running\n");
+		ctl_outf(out, "tcp: the tcp module is not running\n");
 		return 1;
 	}
 	if (argc == 1) {
@@ -232,6 +213,6 @@ int app_ctl_tcp(char **out, int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "fetch") || !strcmp(argv[1], "forget"))
 		return fetch(out, argc, argv);
-	outf(out, "usage: tcp [stats [clear] | conns | services | fetch ... | forget ID]\n");
+	ctl_outf(out, "usage: tcp [stats [clear] | conns | services | fetch ... | forget ID]\n");
 	return 1;
 }
