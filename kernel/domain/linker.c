@@ -493,6 +493,35 @@ static uintptr_t sym_value(const struct ldr_sym *s)
 	return 0;               /* the null symbol, or an unbound weak one */
 }
 
+/* The psABI's GOTPCRELX relaxation, done as a static linker does it: when
+ * the symbol's final address is within reach of a 32-bit displacement, an
+ * indirect call through the GOT becomes a direct call (ff 15 -> 67 e8; the
+ * address-size prefix keeps the instruction's length) and a load of the
+ * address from the GOT becomes an lea of it (8b -> 8d).  A call into another
+ * domain then costs what a call into another translation unit does, instead
+ * of an extra load.  The GOT slot stays filled, so code that was not relaxed
+ * still works.  Returns false, changing nothing, when it does not apply. */
+static bool relax_gotpcrelx(const struct elf64_rela *r, const struct ldr_sym *s,
+			    uint8_t *where, uint64_t P, int64_t A)
+{
+	if (r->r_offset < 2 || !(s->defined || (s->undef && s->bound)))
+		return false;
+	uint64_t v = sym_value(s) + (uint64_t)A - P;
+	if ((int64_t)v != (int32_t)v)
+		return false;
+	uint8_t *op = where - 2;
+	if (op[0] == 0xff && op[1] == 0x15) {           /* call *sym@GOTPCREL(%rip) */
+		op[0] = 0x67;
+		op[1] = 0xe8;
+	} else if (op[0] == 0x8b && (op[1] & 0xc7) == 0x05) { /* mov sym@GOTPCREL(%rip), %r */
+		op[0] = 0x8d;
+	} else {
+		return false;
+	}
+	put32(where, (uint32_t)v);
+	return true;
+}
+
 static int apply_one(struct ldr_obj *o, const struct ldr_sect *tgt, const struct elf64_rela *r,
 		     char *err, size_t n)
 {
@@ -531,9 +560,12 @@ static int apply_one(struct ldr_obj *o, const struct ldr_sect *tgt, const struct
 			goto range;
 		put32(where, (uint32_t)v);
 		return DOM_OK;
-	case R_X86_64_GOTPCREL:
 	case R_X86_64_GOTPCRELX:
 	case R_X86_64_REX_GOTPCRELX:
+		if (relax_gotpcrelx(r, s, where, P, A))
+			return DOM_OK;
+		/* fall through */
+	case R_X86_64_GOTPCREL:
 		v = (uint64_t)(uintptr_t)o->image + o->got_off + (uint64_t)(s->got - 1) * 8 +
 		    (uint64_t)A - P;
 		if ((int64_t)v != (int32_t)v)

@@ -325,12 +325,14 @@ static int turn(struct exec_loop *l)
 {
 	l->stats.turns++;
 	int done = run_work(l);
-	done += fire_timers(l, sal_now_ns());
+	/* One clock read a turn serves the timers and the readiness check. */
+	uint64_t now = l->nheap > 0 || l->nready_pollers > 0 ? sal_now_ns() : 0;
+	if (l->nheap > 0)
+		done += fire_timers(l, now);
 
 	/* A loop that never idles (busy mode, or blocking under constant load)
 	 * still looks at its rarely-ready handles every EXEC_READY_CHECK_NS. */
 	if (l->nready_pollers > 0) {
-		uint64_t now = sal_now_ns();
 		if (now - l->last_ready_check >= EXEC_READY_CHECK_NS) {
 			l->last_ready_check = now;
 			strand_cpu_check_handles();
