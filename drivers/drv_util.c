@@ -188,6 +188,18 @@ bool drv_csum_locate(const uint8_t *f, uint32_t len, uint16_t *start, uint16_t *
 	return true;
 }
 
+int drv_xmit_done(struct ng_iface *ifp, struct pkt *p, bool sent)
+{
+	if (sent) {
+		ifp->stats.tx_packets++;
+		ifp->stats.tx_bytes += pkt_len(p);
+	} else {
+		ifp->stats.tx_drops++;
+	}
+	pkt_free(p);
+	return sent ? 0 : -1;
+}
+
 bool drv_csum_finish(struct pkt **pp)
 {
 	if ((*pp)->csum != PKT_CSUM_PARTIAL)

@@ -60,6 +60,11 @@ bool drv_csum_locate(const uint8_t *frame, uint32_t len, uint16_t *start, uint16
  * the offsets are bad (the caller drops the packet). */
 bool drv_csum_finish(struct pkt **pp);
 
+/* The end of every xmit: counts p as sent (its pkt_len in tx_bytes) or as
+ * dropped, frees it, and returns what ops->xmit returns (0 sent, -1
+ * dropped).  Consumes p. */
+int drv_xmit_done(struct ng_iface *ifp, struct pkt *p, bool sent);
+
 /* --- Linux network devices ------------------------------------------------ */
 int drv_netdev_index(const char *ifname);          /* 0 if none */
 int drv_netdev_mac(const char *ifname, uint8_t mac[6]);

@@ -237,21 +237,13 @@ static int afp_xmit(struct ng_iface *ifp, struct pkt *p)
 		iov[n++] = (struct iovec){.iov_base = pkt_data(s), .iov_len = s->len};
 	}
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-	uint32_t len = pkt_len(p);
 	ssize_t w;
 	do
 		w = sendmsg(a->fd, &mh, MSG_DONTWAIT);
 	while (w < 0 && errno == EINTR);
-	if (w < 0)
-		goto drop;
-	ifp->stats.tx_packets++;
-	ifp->stats.tx_bytes += len;
-	pkt_free(p);
-	return 0;
+	return drv_xmit_done(ifp, p, w >= 0);
 drop:
-	ifp->stats.tx_drops++;
-	pkt_free(p);
-	return -1;
+	return drv_xmit_done(ifp, p, false);
 }
 
 static void afp_close(struct ng_iface *ifp)

@@ -153,14 +153,9 @@ static int pd_xmit(struct ng_iface *ifp, struct pkt *p)
 		pcap_dump((u_char *)d->dump, &h, bytes);
 	}
 	d->st.tx_written++;
-	ifp->stats.tx_packets++;
-	ifp->stats.tx_bytes += len;
-	pkt_free(p);
-	return 0;
+	return drv_xmit_done(ifp, p, true);
 drop:
-	ifp->stats.tx_drops++;
-	pkt_free(p);
-	return -1;
+	return drv_xmit_done(ifp, p, false);
 }
 
 static void pd_flush(struct ng_iface *ifp)

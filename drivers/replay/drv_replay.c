@@ -63,10 +63,7 @@ static int rp_poll(void *ctx, int budget)
 /* A sink: consumes p, counting it as sent. */
 static int rp_xmit(struct ng_iface *ifp, struct pkt *p)
 {
-	ifp->stats.tx_packets++;
-	ifp->stats.tx_bytes += pkt_len(p);
-	pkt_free(p);
-	return 0;
+	return drv_xmit_done(ifp, p, true);
 }
 
 static void rp_close(struct ng_iface *ifp)

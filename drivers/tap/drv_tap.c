@@ -139,21 +139,13 @@ static int tap_xmit(struct ng_iface *ifp, struct pkt *p)
 			goto drop;
 		iov[n++] = (struct iovec){.iov_base = pkt_data(s), .iov_len = s->len};
 	}
-	uint32_t len = pkt_len(p);
 	ssize_t w;
 	do
 		w = writev(t->fd, iov, n);
 	while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)(len + sizeof(vh)))
-		goto drop;
-	ifp->stats.tx_packets++;
-	ifp->stats.tx_bytes += len;
-	pkt_free(p);
-	return 0;
+	return drv_xmit_done(ifp, p, w == (ssize_t)(pkt_len(p) + sizeof(vh)));
 drop:
-	ifp->stats.tx_drops++;
-	pkt_free(p);
-	return -1;
+	return drv_xmit_done(ifp, p, false);
 }
 
 static void tap_close(struct ng_iface *ifp)
