@@ -13,7 +13,7 @@ PKGS=(
   libpcap-dev libcmocka-dev libsodium-dev
   # wire tests, peers and lab
   python3 python3-scapy python3-pytest iproute2 ethtool tcpdump socat
-  iputils-ping procps graphviz dpdk dpdk-dev curl tcpreplay
+  iputils-ping procps graphviz dpdk dpdk-dev curl tcpreplay iperf3
 )
 
 missing=()

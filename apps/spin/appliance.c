@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "apps/echo/echo.h"
+#include "apps/spin/ctl_server.h"
 #include "apps/syscall/sysc.h"
 #include "apps/tcpsvc/tcpsvc.h"
 #include "drivers/afpacket/drv_afpacket.h"
@@ -69,8 +70,9 @@ struct appliance {
 	unsigned nfaults;
 	const struct spin_module *started[64];
 	unsigned nstarted;
-	int ctl_fd, sig_fd;
-	struct exec_poller ctl_poller, sig_poller;
+	struct ctl_server *ctl;
+	int sig_fd;
+	struct exec_poller sig_poller;
 	struct sysc_server *sysc;           /* `syscall PATH`, or NULL */
 	char ctl_path[108];
 	uint64_t start_ns, reloads, reload_refused;
@@ -664,52 +666,6 @@ int app_reload(struct appliance *a, char *err, size_t n)
 }
 
 /* --- control socket and signals ------------------------------------------------------- */
-static int ctl_poll(void *ctx, int budget)
-{
-	struct appliance *a = ctx;
-	int done = 0;
-
-	while (done < budget) {
-		int fd = accept4(a->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
-		char line[1024];
-		size_t len = 0;
-		char *out = NULL;
-		struct timeval tv = {.tv_sec = 2};
-
-		if (fd < 0)
-			break;
-		done++;
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-		while (len < sizeof line - 1) {
-			ssize_t r = read(fd, line + len, sizeof line - 1 - len);
-
-			if (r <= 0)
-				break;
-			len += (size_t)r;
-			if (memchr(line, '\n', len))
-				break;
-		}
-		line[len] = 0;
-		line[strcspn(line, "\r\n")] = 0;
-		int rc = app_ctl(a, line, &out);
-		const char *hdr = rc ? "ERR " : "OK\n";
-		if (write(fd, hdr, strlen(hdr)) >= 0 && out) {
-			size_t off = 0, tot = strlen(out);
-
-			while (off < tot) {
-				ssize_t w = write(fd, out + off, tot - off);
-				if (w <= 0)
-					break;
-				off += (size_t)w;
-			}
-		}
-		free(out);
-		close(fd);
-	}
-	return done;
-}
-
 static int sig_poll(void *ctx, int budget)
 {
 	struct appliance *a = ctx;
@@ -733,48 +689,25 @@ static int sig_poll(void *ctx, int budget)
 	return done;
 }
 
+static int run_ctl(void *arg, const char *line, char **out)
+{
+	return app_ctl(arg, line, out);
+}
+
+/* The control socket's I/O has a thread of its own (apps/spin/ctl_server.h);
+ * its commands run on the loop. */
 static int ctl_open(struct appliance *a, char *err, size_t n)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char dir[108];
-	char *slash;
+	char why[256];
 
 	cfg_control_path(a->cfg, a->ctl_path, sizeof a->ctl_path);
-	snprintf(dir, sizeof dir, "%s", a->ctl_path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0755);
-	}
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", a->ctl_path);
-	a->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (a->ctl_fd < 0)
-		goto fail;
-	/* A socket file left by a crashed appliance is replaced; one that a
-	 * running appliance answers on is not. */
-	if (connect(a->ctl_fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-		errf(err, n, "%s:%d: control socket %s is in use by another appliance",
-		     a->cfg->path, a->cfg->control_line, a->ctl_path);
-		close(a->ctl_fd);
-		a->ctl_fd = -1;
+	a->ctl = ctl_server_open(a->ctl_path, a->loop, run_ctl, a, why, sizeof why);
+	if (!a->ctl) {
+		errf(err, n, "%s:%d: %s", a->cfg->path, a->cfg->control_line, why);
 		return -1;
 	}
-	unlink(a->ctl_path);
-	if (bind(a->ctl_fd, (struct sockaddr *)&sa, sizeof sa) || listen(a->ctl_fd, 16))
-		goto fail;
-	a->ctl_poller = (struct exec_poller){.name = "control", .poll = ctl_poll, .ctx = a,
-					     .wait_handle = a->ctl_fd,
-					     .flags = EXEC_POLL_ON_READY};
-	exec_poller_add(a->loop, &a->ctl_poller);
 	sal_log(SAL_LOG_INFO, "control socket %s", a->ctl_path);
 	return 0;
-fail:
-	errf(err, n, "%s:%d: control socket %s: %s", a->cfg->path, a->cfg->control_line,
-	     a->ctl_path, strerror(errno));
-	if (a->ctl_fd >= 0)
-		close(a->ctl_fd);
-	a->ctl_fd = -1;
-	return -1;
 }
 
 static int sig_open(struct appliance *a)
@@ -809,7 +742,7 @@ struct appliance *app_start(struct spin_config *cfg, unsigned flags, char *err, 
 	}
 	a->cfg = cfg;
 	a->flags = flags;
-	a->ctl_fd = a->sig_fd = -1;
+	a->sig_fd = -1;
 	a->start_ns = sal_now_ns();
 	sal_init();
 	sal_set_log_level(cfg->log == CFG_LOG_DEBUG ? SAL_LOG_DEBUG
@@ -900,11 +833,7 @@ uint64_t app_stop(struct appliance *a)
 		close(a->sig_fd);
 		sigprocmask(SIG_SETMASK, &a->oldmask, NULL);
 	}
-	if (a->ctl_fd >= 0) {
-		exec_poller_del(a->loop, &a->ctl_poller);
-		close(a->ctl_fd);
-		unlink(a->ctl_path);
-	}
+	ctl_server_close(a->ctl);
 	/* Programs go first: their endpoints are bindings like the services. */
 	sysc_server_close(a->sysc);
 	for (unsigned i = 0; i < a->nsvc; i++)
