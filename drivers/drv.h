@@ -32,7 +32,8 @@
  * ifp->stats.tx_drops.  A checksum-partial packet is finished by the device
  * when ifp->tx_csum_offload is true, and in software by the driver's xmit
  * otherwise (so a partial packet never leaves unfinished, whoever called
- * xmit).
+ * xmit).  A PKT_GSO_TCPV4 packet (netgraph/pkt.h) reaches xmit only on an
+ * interface whose driver set ifp->gso_max (TSO); the device cuts it.
  *
  * Close: drv_close(ifp) removes the poller from its loop, unregisters the
  * interface, closes the device and frees everything the driver allocated.

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kernel/sal/sal.h"
 #include "netgraph/pkt.h"
 
 const char *drv_strerror(enum drv_err e)
@@ -99,17 +100,36 @@ void drv_base_detach(struct drv_base *b)
 	}
 }
 
-/* --- virtio-net header ----------------------------------------------------- */
+/* --- virtio-net header -----------------------------------------------------
+ * Older uapi headers lack the UDP segmentation type (Linux 5.18). */
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+
 bool drv_vnet_to_pkt(const struct virtio_net_hdr *h, struct pkt *p)
 {
 	p->csum = PKT_CSUM_NONE;
+	p->gso_type = PKT_GSO_NONE;
+	p->gso_size = 0;
 	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-		p->gso_type = (uint8_t)(h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN);
+		uint8_t t;
+		switch (h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
+		case VIRTIO_NET_HDR_GSO_TCPV4: t = PKT_GSO_TCPV4; break;
+		case VIRTIO_NET_HDR_GSO_TCPV6: t = PKT_GSO_TCPV6; break;
+		case VIRTIO_NET_HDR_GSO_UDP_L4: t = PKT_GSO_UDP_L4; break;
+		default: return false;   /* UFO or unknown: nothing we parse */
+		}
+		if (h->gso_size == 0)
+			return false;
+		p->gso_type = t;
 		p->gso_size = h->gso_size;
 	}
 	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		if ((uint32_t)h->csum_start + h->csum_offset + 2 > pkt_len(p))
+		if ((uint32_t)h->csum_start + h->csum_offset + 2 > pkt_len(p)) {
+			p->gso_type = PKT_GSO_NONE;
+			p->gso_size = 0;
 			return false;
+		}
 		p->csum = PKT_CSUM_PARTIAL;
 		p->csum_start = h->csum_start;
 		p->csum_offset = h->csum_offset;
@@ -119,7 +139,7 @@ bool drv_vnet_to_pkt(const struct virtio_net_hdr *h, struct pkt *p)
 	return true;
 }
 
-void drv_vnet_from_pkt(const struct pkt *p, struct virtio_net_hdr *h)
+bool drv_vnet_from_pkt(const struct pkt *p, struct virtio_net_hdr *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->gso_type = VIRTIO_NET_HDR_GSO_NONE;
@@ -128,6 +148,23 @@ void drv_vnet_from_pkt(const struct pkt *p, struct virtio_net_hdr *h)
 		h->csum_start = p->csum_start;
 		h->csum_offset = p->csum_offset;
 	}
+	if (p->gso_type == PKT_GSO_NONE)
+		return true;
+	/* Linux cuts only what it can finish the checksum of, and needs
+	 * the TCP header's length to copy the headers into every piece. */
+	uint8_t off_rsv;
+	if (p->gso_type != PKT_GSO_TCPV4 || p->gso_size == 0 || p->csum != PKT_CSUM_PARTIAL ||
+	    p->csum_offset != 16 || !pkt_copy_out(p, (uint32_t)p->csum_start + 12, &off_rsv, 1))
+		return false;
+	uint32_t hdr_len = (uint32_t)p->csum_start + (uint32_t)(off_rsv >> 4) * 4;
+	if ((off_rsv >> 4) < 5 || hdr_len >= pkt_len(p))
+		return false;
+	if (pkt_len(p) - hdr_len <= p->gso_size)
+		return true;    /* one piece: an ordinary frame */
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h->gso_size = p->gso_size;
+	h->hdr_len = (uint16_t)hdr_len;
+	return true;
 }
 
 /* --- checksum location ----------------------------------------------------- */
@@ -186,6 +223,39 @@ bool drv_csum_locate(const uint8_t *f, uint32_t len, uint16_t *start, uint16_t *
 	*start = (uint16_t)off;
 	*offset = where;
 	return true;
+}
+
+/* --- TSO ------------------------------------------------------------------------- */
+enum drv_err drv_gso_init(struct ng_iface *ifp)
+{
+	char name[NG_IFNAMSIZ + 8];
+	snprintf(name, sizeof(name), "%s.gso", ifp->name);
+	ifp->gso_pool = pkt_pool_new(name, DRV_GSO_BUFS, PKT_BUF_GSO);
+	if (!ifp->gso_pool)
+		return DRV_ENOMEM;
+	ifp->gso_max = DRV_GSO_MAX;
+	return DRV_OK;
+}
+
+void drv_gso_fini(struct ng_iface *ifp)
+{
+	struct pkt_pool_stats st;
+
+	if (ifp->gso_pool) {
+		/* Coalesced frames can outlive the interface in a layer's
+		 * queue (a TCP connection that has not been torn down yet).
+		 * Their owner frees them later, so the pool must stay: it is
+		 * left registered (still counted by pkt_pools_outstanding
+		 * until they come back) instead of being freed as leaking. */
+		pkt_pool_stats(ifp->gso_pool, &st);
+		if (st.outstanding == 0)
+			pkt_pool_free(ifp->gso_pool);
+		else
+			sal_log(SAL_LOG_INFO, "%s: %llu large buffers still held in the graph; "
+				"their pool stays", ifp->name, (unsigned long long)st.outstanding);
+	}
+	ifp->gso_pool = NULL;
+	ifp->gso_max = 0;
 }
 
 int drv_xmit_done(struct ng_iface *ifp, struct pkt *p, bool sent)

@@ -38,14 +38,21 @@ enum drv_err drv_errno(int err);
 /* --- virtio-net header (TAP and AF_PACKET with PACKET_VNET_HDR) ----------- */
 /* Sets p's checksum and GSO state from the header that came with it:
  * NEEDS_CSUM -> PKT_CSUM_PARTIAL with csum_start/csum_offset (both from the
- * frame start), DATA_VALID -> PKT_CSUM_VERIFIED, otherwise NONE.  Returns
- * false (p's checksum state left NONE) when the header is inconsistent with
- * the frame: the checksum field would lie past its end.  The fields are in
- * host byte order (legacy virtio, the TAP and packet-socket default). */
+ * frame start), DATA_VALID -> PKT_CSUM_VERIFIED, otherwise NONE; a GSO type
+ * (a frame the host coalesced: TCPV4, TCPV6, UDP_L4, the ECN bit ignored)
+ * -> gso_type and gso_size.  Returns false (p left without checksum or GSO
+ * state) when the header is inconsistent with the frame: the checksum field
+ * would lie past its end, a GSO type we do not know (UFO), or a GSO frame
+ * with gso_size 0.  The fields are in host byte order (legacy virtio, the
+ * TAP and packet-socket default). */
 bool drv_vnet_to_pkt(const struct virtio_net_hdr *h, struct pkt *p);
-/* Fills h for sending p: NEEDS_CSUM when p is checksum partial (Linux then
- * finishes it), nothing otherwise.  Never fails. */
-void drv_vnet_from_pkt(const struct pkt *p, struct virtio_net_hdr *h);
+/* Fills h for sending p (data start at the L2 header): NEEDS_CSUM when p is
+ * checksum partial (Linux then finishes it); for a PKT_GSO_TCPV4 packet
+ * longer than one piece also GSO_TCPV4, gso_size and hdr_len (the bytes up
+ * to the end of the TCP header), so Linux cuts it.  False when p claims GSO
+ * but is not a partial TCP checksum with a readable TCP header: the caller
+ * drops it. */
+bool drv_vnet_from_pkt(const struct pkt *p, struct virtio_net_hdr *h);
 
 /* Where the L4 checksum of a frame starts and where its result goes, found
  * by parsing Ethernet (with up to two VLAN tags), IPv4 or IPv6 (with the
@@ -64,6 +71,19 @@ bool drv_csum_finish(struct pkt **pp);
  * dropped, frees it, and returns what ops->xmit returns (0 sent, -1
  * dropped).  Consumes p. */
 int drv_xmit_done(struct ng_iface *ifp, struct pkt *p, bool sent);
+
+/* --- TSO ----------------------------------------------------------------------- */
+/* Buffers in a driver's GSO pool (PKT_BUF_GSO each, about 64 KiB): enough
+ * for the super-segments in flight on send and the coalesced frames the
+ * graph holds (TCP receive queues) at once. */
+#define DRV_GSO_BUFS 256
+/* The largest IP datagram a TSO device is given (ng_iface.gso_max). */
+#define DRV_GSO_MAX 65535u
+/* Creates the interface's GSO pool ("IFNAME.gso") and sets gso_max; the
+ * driver frees it on close with drv_gso_fini (which keeps it instead when
+ * some layer still holds a buffer of it).  Control path. */
+enum drv_err drv_gso_init(struct ng_iface *ifp);
+void drv_gso_fini(struct ng_iface *ifp);
 
 /* --- Linux network devices ------------------------------------------------ */
 int drv_netdev_index(const char *ifname);          /* 0 if none */

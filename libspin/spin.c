@@ -50,6 +50,9 @@ static const char *const spin_errs[] = {
 	[SPIN_ETIMEDOUT] = "timed out",
 	[SPIN_E2BIG] = "payload too large",
 	[SPIN_EPROTO] = "unexpected message",
+	[SPIN_ENOTCONN] = "connection ended",
+	[SPIN_EAGAIN] = "send buffer full, wait for writable",
+	[SPIN_ERESET] = "connection reset",
 };
 
 const char *spin_strerror(int status)
@@ -536,6 +539,8 @@ int spin_next_event(struct spin *h, struct spin_event *ev, int timeout_ms)
 	ev->type = m->op;
 	ev->ref = m->ref;
 	ev->call_id = m->arg;
+	ev->listener = m->op == SPIN_EV_TCP_ACCEPT ? m->arg : 0;
+	ev->status = m->status;
 	ev->addr = m->addr;
 	ev->port = m->port;
 	ev->data = m->data;
@@ -554,6 +559,18 @@ void spin_event_done(struct spin *h)
 	h->event_held = false;
 	atomic_store_explicit(&r->head, atomic_load_explicit(&r->head, memory_order_relaxed) + 1,
 			      memory_order_release);
+	/* The appliance may be holding TCP events back for room (spin_abi.h,
+	 * "Event room"): the fence pairs with its fence after setting
+	 * ev_blocked and before its last look at the ring. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&h->shm->ev_blocked, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&h->shm->ev_blocked, 0, memory_order_acq_rel)) {
+		uint64_t one = 1;
+
+		h->st.doorbells_rung++;
+		if (write(h->bell_out, &one, sizeof one) < 0)
+			h->dead = true;
+	}
 }
 
 int spin_udp_recv(struct spin *h, spin_ref_t *ep, void *buf, size_t cap, uint32_t *addr,
@@ -581,4 +598,62 @@ int spin_udp_recv(struct spin *h, spin_ref_t *ep, void *buf, size_t cap, uint32_
 		*port = ev.port;
 	spin_event_done(h);
 	return (int)n;
+}
+
+/* --- TCP ------------------------------------------------------------------------- */
+int spin_tcp_listen(struct spin *h, uint16_t port, unsigned flags, spin_ref_t *listener)
+{
+	struct spin_msg *m, resp;
+	int rc;
+
+	FILL_OR_FAIL(m, h, SPIN_OP_TCP_LISTEN, 0, NULL, 0);
+	m->port = port;
+	m->arg = flags;
+	rc = request(h, m, &resp, NULL, 0, NULL);
+	if (rc == 0)
+		*listener = resp.ref;
+	return rc;
+}
+
+int spin_tcp_send(struct spin *h, spin_ref_t conn, const void *data, size_t len)
+{
+	const uint8_t *d = data;
+	size_t done = 0;
+
+	while (done < len) {
+		size_t n = len - done < SPIN_MSG_MAX ? len - done : SPIN_MSG_MAX;
+		struct spin_msg *m;
+		int rc;
+
+		FILL_OR_FAIL(m, h, SPIN_OP_TCP_SEND, conn, d + done, n);
+		rc = request(h, m, NULL, NULL, 0, NULL);
+		if (rc < 0)
+			return done ? (int)done : rc;
+		done += (size_t)rc;
+		if ((size_t)rc < n)
+			break;
+	}
+	return (int)done;
+}
+
+int spin_tcp_recved(struct spin *h, spin_ref_t conn, size_t n)
+{
+	struct spin_msg *m;
+
+	FILL_OR_FAIL(m, h, SPIN_OP_TCP_RECVED, conn, NULL, 0);
+	m->arg = n;
+	m->flags = SPIN_F_NOREPLY;
+	m->seq = ++h->seq;
+	req_publish(h);
+	return 0;
+}
+
+int spin_tcp_close(struct spin *h, spin_ref_t conn) { return spin_close_ref(h, conn); }
+
+int spin_tcp_abort(struct spin *h, spin_ref_t conn)
+{
+	struct spin_msg *m;
+
+	FILL_OR_FAIL(m, h, SPIN_OP_TCP_ABORT, conn, NULL, 0);
+	return request(h, m, NULL, NULL, 0, NULL);
 }

@@ -8,8 +8,9 @@
  * ring, with no system call at all in busy-poll mode and at most one per
  * side in blocking mode.
  *
- * Capabilities.  Everything a program holds (a UDP endpoint, a procedure it
- * may call, a procedure it serves) is a spin_ref_t: an externalized
+ * Capabilities.  Everything a program holds (a UDP endpoint, a TCP listener
+ * or connection, a procedure it may call, a procedure it serves) is a
+ * spin_ref_t: an externalized
  * reference into the program's capability table in the appliance, checked
  * for owner, generation and type on every use.  A forged, stale (closed) or
  * wrongly typed reference makes the call fail with -SPIN_EBADREF and
@@ -87,15 +88,60 @@ void *spin_udp_send_buf(struct spin *h);
 int spin_udp_send_commit(struct spin *h, spin_ref_t ep, uint32_t addr, uint16_t port,
 			 size_t len);
 
-/* Closes any capability (endpoint, served procedure, procedure). */
+/* Closes any capability (endpoint, listener, connection, served procedure,
+ * procedure). */
 int spin_close_ref(struct spin *h, spin_ref_t ref);
+
+/* --- TCP listeners ---------------------------------------------------------------
+ * A listener on a port (host order, every address of the appliance) hands
+ * each new connection to the program as an event; every connection is its
+ * own capability.  Everything about a connection arrives on the event ring,
+ * in order:
+ *
+ *   SPIN_EV_TCP_ACCEPT    ev.ref: the new connection, ev.listener: the
+ *                         listener, ev.addr/ev.port: the peer
+ *   SPIN_EV_TCP_DATA      ev.ref: the connection, ev.data/ev.len: the next
+ *                         bytes of the stream (at most SPIN_MSG_MAX each)
+ *   SPIN_EV_TCP_WRITABLE  a send that returned -SPIN_EAGAIN may be retried
+ *   SPIN_EV_TCP_FIN       the peer closed its side: no more data
+ *   SPIN_EV_TCP_CLOSED    the connection ended; ev.status: 0 (orderly),
+ *                         -SPIN_ERESET, -SPIN_ETIMEDOUT.  The reference
+ *                         stays valid (sends fail -SPIN_ENOTCONN) until the
+ *                         program closes it.
+ *
+ * Connection events are never dropped: when the event ring is full the
+ * appliance holds them, and TCP's window closes on the peer.  By default
+ * bytes count as consumed when they enter the ring; with
+ * SPIN_TCP_MANUAL_RECV the window opens only on spin_tcp_recved, so a
+ * program that keeps what it could not send yet (an echo) stays bounded by
+ * one receive window per connection.
+ *
+ * When the program exits or dies, its listeners close and its live
+ * connections are reset; the appliance goes on serving everyone else. */
+int spin_tcp_listen(struct spin *h, uint16_t port, unsigned flags, spin_ref_t *listener);
+/* Sends up to len bytes on conn (copied into the ring, SPIN_MSG_MAX bytes a
+ * request, each answered).  Returns the bytes TCP took (> 0; fewer than len
+ * when its send buffer filled up: wait for SPIN_EV_TCP_WRITABLE), or
+ * -SPIN_EAGAIN when it took none, -SPIN_ENOTCONN after the connection
+ * ended, -SPIN_EBADREF. */
+int spin_tcp_send(struct spin *h, spin_ref_t conn, const void *data, size_t len);
+/* SPIN_TCP_MANUAL_RECV: the program is done with n more received bytes
+ * (more than it was given counts as what it was given).  No response. */
+int spin_tcp_recved(struct spin *h, spin_ref_t conn, size_t n);
+/* Orderly close (FIN after everything sent) and the reference is closed;
+ * bytes arriving afterwards are dropped.  Same as spin_close_ref. */
+int spin_tcp_close(struct spin *h, spin_ref_t conn);
+/* Abortive close: RST now, and the reference is closed. */
+int spin_tcp_abort(struct spin *h, spin_ref_t conn);
 
 /* --- events --------------------------------------------------------------------- */
 struct spin_event {
-	uint32_t type;          /* SPIN_EV_DGRAM or SPIN_EV_INVOKE */
-	spin_ref_t ref;         /* the endpoint, or the served procedure */
+	uint32_t type;          /* SPIN_EV_DGRAM, SPIN_EV_INVOKE, SPIN_EV_TCP_* */
+	spin_ref_t ref;         /* the endpoint, served procedure or connection */
 	uint64_t call_id;       /* invoke: pass to spin_reply */
-	uint32_t addr;          /* dgram: sender, host order */
+	spin_ref_t listener;    /* TCP accept: the listener */
+	int status;             /* TCP closed: 0 or -SPIN_ERESET, -SPIN_ETIMEDOUT */
+	uint32_t addr;          /* dgram: sender; TCP accept: peer; host order */
 	uint16_t port;
 	const void *data;       /* mapped: valid until spin_event_done */
 	size_t len;

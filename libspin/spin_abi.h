@@ -11,7 +11,7 @@
  *   req   program -> appliance   requests (calls, sends, opens, replies)
  *   resp  appliance -> program   the response to each request that wants one
  *   ev    appliance -> program   events: datagrams, invocations of procedures
- *                                the program serves
+ *                                the program serves, TCP connection events
  *
  * A ring's producer writes the slot at tail, then publishes with a release
  * store of tail+1; the consumer reads head < tail (acquire), copies what it
@@ -26,6 +26,13 @@
  * costs its producers no system call.  In busy-poll mode nobody sleeps,
  * `waiting` stays 0, and no doorbell is ever rung.
  *
+ * Event room: TCP bytes and connection events are never dropped when the
+ * ev ring is full; the appliance holds them back and sets `ev_blocked`
+ * (then a full fence and one more look at the ring).  A program that frees
+ * an ev slot issues a full fence and, if it takes `ev_blocked` from 1 to 0,
+ * rings the appliance's doorbell, whose poller then delivers what was held.
+ * Datagrams are still dropped on a full ring (UDP may lose them).
+ *
  * Trust: the appliance treats the whole mapping as hostile: it reads each
  * field of a request once, checks lengths against the slot, and never
  * follows a pointer found there.  Capabilities in messages are
@@ -39,7 +46,7 @@
 #include <stdint.h>
 
 #define SPIN_ABI_MAGIC 0x315359534e495053ull /* "SPINSYS1" little-endian */
-#define SPIN_ABI_VERSION 1
+#define SPIN_ABI_VERSION 2
 
 #define SPIN_RING_SLOTS 64u      /* power of two */
 #define SPIN_SLOT_SIZE 2048u
@@ -62,6 +69,9 @@ enum spin_status {
 	SPIN_ETIMEDOUT = 9,
 	SPIN_E2BIG = 10,    /* payload larger than a slot */
 	SPIN_EPROTO = 11,   /* unexpected message */
+	SPIN_ENOTCONN = 12, /* TCP: the connection has ended, or we closed it */
+	SPIN_EAGAIN = 13,   /* TCP: the send buffer is full; wait for writable */
+	SPIN_ERESET = 14,   /* TCP: the connection was reset (or aborted) */
 };
 
 /* Requests (program -> appliance). */
@@ -74,13 +84,36 @@ enum spin_op {
 				 * status: the result status.  No response. */
 	SPIN_OP_UDP_OPEN = 6,   /* port -> resp.ref: UDP endpoint */
 	SPIN_OP_UDP_SEND = 7,   /* ref: endpoint; addr, port: destination; data */
-	SPIN_OP_CLOSE = 8,      /* ref: any capability the program holds */
+	SPIN_OP_CLOSE = 8,      /* ref: any capability the program holds; a
+				 * TCP connection: orderly close (FIN) */
+	SPIN_OP_TCP_LISTEN = 9, /* port; arg: SPIN_TCP_* flags -> resp.ref:
+				 * TCP listener */
+	SPIN_OP_TCP_SEND = 10,  /* ref: connection; data -> resp.status: bytes
+				 * taken (all of them) or -SPIN_EAGAIN, ... */
+	SPIN_OP_TCP_RECVED = 11,/* ref: connection; arg: bytes the program is
+				 * done with (SPIN_TCP_MANUAL_RECV).  No response. */
+	SPIN_OP_TCP_ABORT = 12, /* ref: connection: RST now, and the reference
+				 * is closed */
 };
+
+/* SPIN_OP_TCP_LISTEN flags (arg). */
+#define SPIN_TCP_MANUAL_RECV 0x1  /* the window opens on SPIN_OP_TCP_RECVED,
+				   * not when bytes enter the ev ring */
 
 /* Events (appliance -> program, on the ev ring). */
 enum spin_ev {
 	SPIN_EV_DGRAM = 32,     /* ref: endpoint; addr, port: sender; data */
 	SPIN_EV_INVOKE = 33,    /* ref: served procedure; arg: call id; data: args */
+	SPIN_EV_TCP_ACCEPT = 34,   /* ref: the new connection; arg: the listener;
+				    * addr, port: the peer */
+	SPIN_EV_TCP_DATA = 35,     /* ref: connection; data: the next stream bytes */
+	SPIN_EV_TCP_WRITABLE = 36, /* ref: connection: a send that got
+				    * -SPIN_EAGAIN may be retried */
+	SPIN_EV_TCP_FIN = 37,      /* ref: connection: the peer closed its side;
+				    * no more data */
+	SPIN_EV_TCP_CLOSED = 38,   /* ref: connection: it has ended; status: 0
+				    * (orderly), -SPIN_ERESET, -SPIN_ETIMEDOUT.
+				    * The reference stays valid until closed. */
 };
 
 /* Request flags. */
@@ -93,7 +126,7 @@ struct spin_msg {
 	uint64_t ref;           /* a capability reference (cap_ref_t) */
 	uint64_t arg;           /* call id (invoke, reply) */
 	uint32_t addr;          /* IPv4 address, host order */
-	uint16_t port;          /* UDP port, host order */
+	uint16_t port;          /* UDP or TCP port, host order */
 	uint16_t flags;         /* SPIN_F_* */
 	uint32_t len;           /* bytes in data */
 	uint32_t reserved[5];
@@ -113,6 +146,7 @@ struct spin_shm {
 	uint32_t version, mode;
 	uint32_t slot_size, nslots;
 	_Atomic uint32_t dead;  /* set by the appliance when it detaches */
+	_Atomic uint32_t ev_blocked; /* the appliance holds events back for room */
 	alignas(64) struct spin_ring req, resp, ev;
 };
 

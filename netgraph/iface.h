@@ -39,6 +39,9 @@ struct ng_iface_ops {
 struct ng_iface_stats {
 	uint64_t rx_packets, rx_bytes, rx_drops;
 	uint64_t tx_packets, tx_bytes, tx_drops;
+	/* With TSO (gso_max): coalesced frames received (counted in
+	 * rx_packets too) and GSO packets handed to the device to cut. */
+	uint64_t rx_gso, tx_gso;
 };
 
 struct ng_iface {
@@ -47,6 +50,14 @@ struct ng_iface {
 	uint8_t mac[6];
 	uint32_t mtu;
 	bool tx_csum_offload;    /* device completes PKT_CSUM_PARTIAL on send */
+	/* TSO: nonzero when the device cuts PKT_GSO_TCPV4 packets (netgraph/
+	 * pkt.h) of up to gso_max bytes from the IP header on.  The driver
+	 * then also delivers coalesced frames up to that size, and gso_pool
+	 * holds large buffers (PKT_BUF_GSO) for both directions; it belongs
+	 * to the driver and lives as long as the interface.  Implies
+	 * tx_csum_offload. */
+	uint32_t gso_max;
+	struct pkt_pool *gso_pool;
 	const struct ng_iface_ops *ops;
 	void *drv;               /* driver state */
 	struct pkt_pool *pool;   /* receive buffers */

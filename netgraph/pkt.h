@@ -38,6 +38,10 @@
 #define PKT_HEADROOM 192
 #define PKT_TAILROOM 64
 #define PKT_BUF_DEFAULT 2048      /* data capacity of a standard buffer */
+/* Data capacity of a large buffer: one GSO packet (an IPv4 datagram of up
+ * to 65535 bytes) with its Ethernet and 802.1Q headers fits in one.
+ * Drivers with TSO on keep a pool of these (ng_iface.gso_pool). */
+#define PKT_BUF_GSO 65536
 
 enum pkt_csum {
 	PKT_CSUM_NONE = 0,  /* nothing known: the receiver verifies */
@@ -48,6 +52,21 @@ enum pkt_csum {
 			     * the field holds the pseudo-header sum.  Accept
 			     * without verifying; complete before sending on
 			     * a device without offload (pkt_csum_complete). */
+};
+
+/* Segmentation offload (TSO/GSO on send, coalesced frames on receive).
+ * A packet with gso_type TCPV4 is one TCP/IPv4 super-segment whose payload
+ * the device cuts into pieces of gso_size bytes, each with a copy of the
+ * headers (IP total length, id and TCP sequence fixed up per piece).  Such
+ * a packet is always PKT_CSUM_PARTIAL: its TCP checksum field holds the
+ * pseudo-header sum over the whole super-segment's length.  On receive the
+ * same fields say the frame was coalesced by the host from gso_size-byte
+ * segments; the protocols accept it whole. */
+enum pkt_gso {
+	PKT_GSO_NONE = 0,
+	PKT_GSO_TCPV4,
+	PKT_GSO_TCPV6,    /* receive only: IPv6 is not parsed yet */
+	PKT_GSO_UDP_L4,   /* receive only */
 };
 
 struct pkt_pool;
@@ -69,8 +88,8 @@ struct pkt {
 	uint8_t flags;          /* PKT_F_* */
 	uint16_t csum_start;    /* see PKT_CSUM_PARTIAL */
 	uint16_t csum_offset;
-	uint16_t gso_size;      /* 0, or segment size for TSO/GSO */
-	uint8_t gso_type;
+	uint16_t gso_size;      /* payload bytes per segment; 0 without GSO */
+	uint8_t gso_type;       /* enum pkt_gso */
 	uint8_t l2_len;         /* filled by layers as they parse */
 	int32_t l2_off, l3_off, l4_off; /* from buf of the first segment; -1 unset */
 	uint16_t vlan_tci;      /* 802.1Q tag control (PCP, DEI, VLAN id); valid

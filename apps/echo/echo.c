@@ -3,13 +3,24 @@
  */
 #include "apps/echo/echo.h"
 
+#include "apps/echo/svc_args.h"
 #include "kernel/sal/sal.h"
 #include "netgraph/graph.h"
 #include "protocols/inet/inet.h"
 #include "protocols/udp/udp.h"
 
+/* The same source is the built-in module "echo" (the `service udp-echo`
+ * config lines) and the extension object build/ext/udp_echo.o, module
+ * "udp_echo": distinct names, so `spin ctl domains` and the node list tell
+ * the two apart and both may run at once on different ports. */
+#ifdef SPIN_EXTENSION
+#define ECHO_NAME "udp_echo"
+#else
+#define ECHO_NAME "echo"
+#endif
+
 NG_NODE(echo_node,
-	.name = "echo",
+	.name = ECHO_NAME,
 	.module = &echo_module,
 	.doc = "UDP echo service (RFC 862): answers in the request's buffer");
 
@@ -44,13 +55,13 @@ static int echo_binding_create(uint16_t port, struct disp_binding **out)
 		.desc = desc,
 	};
 
-	sal_snprintf(desc, sizeof desc, "echo port %u", (unsigned)port);
+	sal_snprintf(desc, sizeof desc, ECHO_NAME " port %u", (unsigned)port);
 	return UDP_PacketArrived_create(&echo_module, &s, out);
 }
 
 static const struct echo_ops echo_ops = {.binding_create = echo_binding_create};
 const struct spin_interface echo_interface = {
-	.name = "echo",
+	.name = ECHO_NAME,
 	.version = SPIN_VERSION(1, 0),
 	.procs = &echo_ops,
 };
@@ -58,8 +69,7 @@ static const struct spin_interface *const echo_exports[] = {&echo_interface, NUL
 
 /* Bindings made by init from its args (a run-time load); spin run makes its
  * own through echo_ops and owns them. */
-#define ECHO_MAX_ARGS 16
-static struct disp_binding *echo_own[ECHO_MAX_ARGS];
+static struct disp_binding *echo_own[SVC_MAX_PORTS];
 static unsigned echo_nown;
 
 static void echo_fini(void)
@@ -69,24 +79,18 @@ static void echo_fini(void)
 	echo_nown = 0;
 }
 
-/* args: NULL, "", or ports separated by commas ("7,9000"). */
+/* args: the ports (apps/echo/svc_args.h): "7", "7,9000", "port 7". */
 static int echo_init(const char *args)
 {
-	(void)ng_node_register(&echo_node);
-	while (args && *args) {
-		unsigned port = 0;
-		int rc;
+	uint16_t ports[SVC_MAX_PORTS];
+	int n = svc_args_ports(args, ports, SVC_MAX_PORTS);
 
-		while (*args >= '0' && *args <= '9' && port <= 65535)
-			port = port * 10 + (unsigned)(*args++ - '0');
-		if (port == 0 || port > 65535 || (*args && *args != ',') ||
-		    echo_nown == ECHO_MAX_ARGS) {
-			echo_fini();
-			return -1;
-		}
-		if (*args == ',')
-			args++;
-		rc = echo_binding_create((uint16_t)port, &echo_own[echo_nown]);
+	if (n < 0)
+		return -1;
+	(void)ng_node_register(&echo_node);
+	for (int i = 0; i < n; i++) {
+		int rc = echo_binding_create(ports[i], &echo_own[echo_nown]);
+
 		if (!rc && (rc = disp_binding_install(echo_own[echo_nown])))
 			disp_binding_destroy(echo_own[echo_nown]);
 		if (rc) {
@@ -104,7 +108,7 @@ static const struct spin_import echo_imports[] = {
 };
 
 SPIN_MODULE(echo_module,
-	    .name = "echo",
+	    .name = ECHO_NAME,
 	    .version = SPIN_VERSION(1, 0),
 	    .exports = echo_exports,
 	    .imports = echo_imports,

@@ -6,8 +6,9 @@
  * buffer: the UDP payload stays where it is, the headers are rebuilt in
  * front of it by udp_send (no copy, no allocation).
  *
- * Configuration: loaded with args "7,9000" the module binds those ports at
- * init; spin run (apps/spin) instead asks for unbound bindings through the
+ * Configuration: loaded with args "7,9000" or "port 7" (svc_args.h) the
+ * module binds those ports at init (the object build/ext/udp_echo.o is the
+ * module "udp_echo", see echo.c); spin run (apps/spin) instead asks for unbound bindings through the
  * exported interface and installs them with a dispatcher transaction, so a
  * reload swaps the whole port set at once.
  *

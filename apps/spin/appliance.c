@@ -96,7 +96,7 @@ const struct spin_config *app_config(const struct appliance *a) { return a->cfg;
 /* The protocols in dependency order; any other built-in module follows. */
 static const char *const module_order[] = {"netgraph", "inet", "ether", "arp", "ip",
 					   "icmp", "udp", "tcp", "fault", "echo", "tcpecho",
-					   "discard", "chargen", "tcpfetch"};
+					   "discard", "chargen", "tcpfetch", "iperf3"};
 
 static bool start_one(struct appliance *a, const struct spin_module *m)
 {
@@ -145,13 +145,14 @@ static int open_iface(struct appliance *a, const struct cfg_iface *c, char *err,
 		struct drv_afp_config d = {.ifname = c->dev, .name = c->name,
 					   .mode = c->capture ? DRV_AFP_CAPTURE : DRV_AFP_LATENCY,
 					   .promisc = c->promisc || c->has_mac,
-					   .no_quiet = c->no_quiet, .sw_csum = c->sw_csum};
+					   .no_quiet = c->no_quiet, .sw_csum = c->sw_csum,
+					   .tso = c->tso};
 		rc = drv_afp_open(&d, a->pool, a->loop, &ifp);
 		break;
 	}
 	case CFG_DRV_TAP: {
 		struct drv_tap_config d = {.ifname = c->dev, .name = c->name, .mtu = c->mtu,
-					   .sw_csum = c->sw_csum};
+					   .sw_csum = c->sw_csum, .tso = c->tso};
 		memcpy(d.mac, c->mac, 6);
 		rc = drv_tap_open(&d, a->pool, a->loop, &ifp);
 		break;
@@ -565,6 +566,7 @@ static int apply(struct appliance *a, const struct spin_config *old, const struc
 {
 	struct ip_route *rt;
 	struct ip_config ipc;
+	struct tcp_config tcpc;
 	int rc;
 
 	if (validate_tables(c, err, n) || swap_services(a, c, err, n))
@@ -629,6 +631,10 @@ static int apply(struct appliance *a, const struct spin_config *old, const struc
 	ip_config_get(&ipc);
 	ipc.forwarding = c->forwarding;
 	ip_config_set(&ipc);
+	tcp_config_get(&tcpc);
+	tcpc.cc = c->tcp_cc ? c->tcp_cc : TCP_CC_NEWRENO;
+	tcpc.sack = !c->tcp_sack_off;
+	tcp_config_set(&tcpc);
 	exec_loop_set_mode(a->loop, c->loop == CFG_LOOP_BUSY ? EXEC_BUSY_POLL : EXEC_BLOCKING);
 	sal_set_log_level(c->log == CFG_LOG_DEBUG ? SAL_LOG_DEBUG
 			  : c->log == CFG_LOG_QUIET ? SAL_LOG_WARN : SAL_LOG_INFO);
@@ -985,6 +991,9 @@ static void cmd_interfaces(struct appliance *a, struct ctl_buf *b)
 			  (unsigned long long)f->stats.rx_packets, (unsigned long long)f->stats.rx_bytes,
 			  (unsigned long long)f->stats.rx_drops, (unsigned long long)f->stats.tx_packets,
 			  (unsigned long long)f->stats.tx_bytes, (unsigned long long)f->stats.tx_drops);
+		if (f->gso_max)
+			ctl_printf(b, "  gso rx %llu tx %llu\n", (unsigned long long)f->stats.rx_gso,
+				  (unsigned long long)f->stats.tx_gso);
 	}
 }
 

@@ -231,6 +231,10 @@ static int d_interface(struct parser *ps, int argc, char **argv)
 			ifc->sw_csum = true;
 			continue;
 		}
+		if (!strcmp(k, "tso") && (d == CFG_DRV_AFPACKET || d == CFG_DRV_TAP)) {
+			ifc->tso = true;
+			continue;
+		}
 		if (!v) {
 			if (!strcmp(k, "dev") || !strcmp(k, "mac") || !strcmp(k, "mtu") ||
 			    !strcmp(k, "in") || !strcmp(k, "out") || !strcmp(k, "live") ||
@@ -282,6 +286,10 @@ static int d_interface(struct parser *ps, int argc, char **argv)
 	case CFG_DRV_TAP:
 		if (!ifc->dev)
 			return fail(ps, "driver %s needs 'dev LINUXIF'", cfg_driver_name(ifc->driver));
+		if (ifc->tso && ifc->sw_csum)
+			return fail(ps, "'tso' needs checksum offload: drop 'sw-csum'");
+		if (ifc->tso && ifc->capture)
+			return fail(ps, "'tso' needs the latency ring: drop 'capture'");
 		break;
 	case CFG_DRV_PCAP:
 		if (!ifc->in && !ifc->out && !ifc->live)
@@ -402,6 +410,7 @@ static const struct {
 	{"tcp-echo", CFG_SVC_TCP_ECHO},
 	{"tcp-discard", CFG_SVC_TCP_DISCARD},
 	{"tcp-chargen", CFG_SVC_TCP_CHARGEN},
+	{"iperf3", CFG_SVC_IPERF3},
 };
 
 const char *cfg_service_name(enum cfg_service_kind k)
@@ -419,12 +428,14 @@ static int d_service(struct parser *ps, int argc, char **argv)
 	uint64_t port;
 
 	if (argc != 4 || strcmp(argv[2], "port"))
-		return fail(ps, "usage: service udp-echo|tcp-echo|tcp-discard|tcp-chargen port N");
+		return fail(ps, "usage: service udp-echo|tcp-echo|tcp-discard|tcp-chargen|iperf3 "
+				   "port N");
 	for (size_t i = 0; i < sizeof service_names / sizeof service_names[0]; i++)
 		if (!strcmp(argv[1], service_names[i].name))
 			kind = service_names[i].kind;
 	if (!kind)
-		return fail(ps, "unknown service '%s' (udp-echo, tcp-echo, tcp-discard, tcp-chargen)",
+		return fail(ps, "unknown service '%s' (udp-echo, tcp-echo, tcp-discard, tcp-chargen, "
+				   "iperf3)",
 			    argv[1]);
 	if (!parse_u64(argv[3], 65535, &port) || port == 0)
 		return fail(ps, "bad port '%s' (1 to 65535)", argv[3]);
@@ -564,6 +575,17 @@ static int d_simple(struct parser *ps, int argc, char **argv)
 		if (argc != 2 || (strcmp(argv[1], "on") && strcmp(argv[1], "off")))
 			return fail(ps, "usage: forwarding on|off");
 		c->forwarding = !strcmp(argv[1], "on");
+	} else if (!strcmp(d, "tcp")) {
+		/* Values match enum tcp_cc (protocols/tcp/tcp.h). */
+		if (argc == 3 && !strcmp(argv[1], "cc") && !strcmp(argv[2], "newreno"))
+			c->tcp_cc = 1;
+		else if (argc == 3 && !strcmp(argv[1], "cc") && !strcmp(argv[2], "cubic"))
+			c->tcp_cc = 2;
+		else if (argc == 3 && !strcmp(argv[1], "sack") &&
+			 (!strcmp(argv[2], "on") || !strcmp(argv[2], "off")))
+			c->tcp_sack_off = !strcmp(argv[2], "off");
+		else
+			return fail(ps, "usage: tcp cc newreno|cubic | tcp sack on|off");
 	} else if (!strcmp(d, "log")) {
 		if (argc != 2)
 			return fail(ps, "usage: log quiet|info|debug");
@@ -796,7 +818,7 @@ static bool iface_eq(const struct cfg_iface *a, const struct cfg_iface *b)
 	       str_eq(a->file, b->file) && a->loops == b->loops && a->has_mac == b->has_mac &&
 	       !memcmp(a->mac, b->mac, 6) && a->mtu == b->mtu && a->promisc == b->promisc &&
 	       a->capture == b->capture && a->sw_csum == b->sw_csum &&
-	       a->no_quiet == b->no_quiet;
+	       a->no_quiet == b->no_quiet && a->tso == b->tso;
 }
 
 int cfg_reload_check(const struct spin_config *old, const struct spin_config *new,

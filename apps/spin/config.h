@@ -30,6 +30,7 @@ enum cfg_service_kind {
 	CFG_SVC_TCP_ECHO,       /* apps/tcpsvc: RFC 862 over TCP */
 	CFG_SVC_TCP_DISCARD,    /* RFC 863 */
 	CFG_SVC_TCP_CHARGEN,    /* RFC 864 */
+	CFG_SVC_IPERF3,         /* apps/iperf3: an iperf3 server */
 };
 enum cfg_fault_dir { CFG_FAULT_RX = 1, CFG_FAULT_TX = 2, CFG_FAULT_BOTH = 3 };
 
@@ -44,6 +45,7 @@ struct cfg_iface {
 	bool has_mac;
 	uint32_t mtu;           /* 0: the device's */
 	bool promisc, capture, sw_csum, no_quiet;
+	bool tso;               /* afpacket (latency), tap: segmentation offloads */
 	int line;
 };
 
@@ -99,6 +101,8 @@ struct spin_config {
 	uint32_t pool_bufs, pool_size;
 	enum cfg_log log;
 	bool forwarding;
+	uint8_t tcp_cc;         /* `tcp cc`: 0 not given (newreno), else enum tcp_cc */
+	bool tcp_sack_off;      /* `tcp sack off` */
 	int name_line, control_line, pool_line;
 
 	struct cfg_iface *ifaces;   unsigned n_ifaces;

@@ -5,7 +5,8 @@
  *
  *   load OBJECT [ARGS]  verify OBJECT.sig, link against SpinPublic, start
  *   unload NAME         fini, sweep its bindings (one transaction), unmap
- *   domains             the extensions' domains and SpinPublic
+ *   domains             SpinPublic, the started built-in modules' domains
+ *                       and the extensions' domains
  *   exports [NAME]      interfaces by exporter (NAME: a domain's symbols)
  *   imports [NAME]      granted imports (NAME: an extension's symbols and
  *                       where they were bound)
@@ -116,6 +117,17 @@ int app_ctl_domain(char **out, int argc, char **argv)
 		if (pub) {
 			ctl_printf(&o, "SpinPublic builtin exports %u\n", domain_nexports(pub));
 			domain_release(pub);
+		}
+		/* The started built-in modules, each a domain made from a
+		 * module already in the kernel (Domain.CreateFromModule). */
+		for (unsigned i = 0; i < spin_builtin_count(); i++) {
+			const struct spin_module *m = spin_builtin(i);
+			struct domain *d;
+
+			if (!spin_module_started(m) || domain_create_builtin(m, &d) != DOM_OK)
+				continue;
+			ctl_printf(&o, "%s builtin exports %u\n", m->name, domain_nexports(d));
+			domain_release(d);
 		}
 		for (unsigned i = 0; i < ext_count(); i++) {
 			const struct ext *e = ext_at(i);

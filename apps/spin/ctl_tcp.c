@@ -75,6 +75,9 @@ static void stats(char **out, bool clear)
 	S(listen_overflows); S(listen_limit); S(global_limit); S(accept_refused);
 	S(timewait_reuse); S(fast_retrans); S(rto_expired); S(zero_window_probes);
 	S(keepalive_probes); S(ooo_segs); S(sack_blocks_sent); S(dup_acks);
+	S(retrans_bytes); S(sack_recoveries); S(sack_blocks_recv); S(dsacks_recv);
+	S(sack_rescues); S(rcvbuf_grown); S(tlp_probes); S(lost_retrans);
+	S(sack_undos);
 	S(curr_estab); S(live_conns); S(sndq_bytes); S(ooo_bytes); S(timers_armed);
 #undef S
 	ctl_outf(out, "pool_outstanding %llu\npool_alloc_fails %llu\n",
@@ -101,11 +104,12 @@ static void conns(char **out)
 		}
 		ctl_outf(out, "%s %s:%u %s:%u snd_una %u snd_nxt %u rcv_nxt %u snd_wnd %u "
 		     "rcv_wnd %u cwnd %u ssthresh %u srtt_us %u rto_ms %u sndq %u ooo %u "
-		     "retrans %u\n",
+		     "retrans %u rcvbuf %u cc %s sack %s\n",
 		     tcp_state_name(r->state), ip_str(r->ep.laddr, la), r->ep.lport,
 		     ip_str(r->ep.raddr, ra), r->ep.rport, r->snd_una, r->snd_nxt, r->rcv_nxt,
 		     r->snd_wnd, r->rcv_wnd, r->cwnd, r->ssthresh, r->srtt_us, r->rto_ms, r->sndq,
-		     r->ooo, r->retrans);
+		     r->ooo, r->retrans, r->rcvbuf, tcp_cc_name((enum tcp_cc)r->cc),
+		     r->sack ? "on" : "off");
 	}
 	free(v);
 }

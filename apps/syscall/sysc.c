@@ -22,12 +22,15 @@
 #include "kernel/sal/sal.h"
 #include "libspin/spin_abi.h"
 #include "netgraph/graph.h"
+#include "protocols/tcp/tcp.h"
 #include "protocols/udp/udp.h"
 
 #define SYSC_MAX_PROGS 256
 #define SYSC_MAX_CALLS 4096     /* pending cross-address-space calls */
 #define SYSC_CAPS 4096          /* slots per program */
 #define SYSC_UDP_MAX 1472       /* payload of one unfragmented datagram */
+#define SYSC_TCP_CONNS 256      /* connections per listener, preallocated */
+#define SYSC_TCP_RETRY_NS 1000000ull /* TCP's pool was empty: writable after */
 
 /* Drops of received datagrams.  A send that cannot go out (bad reference,
  * too big, no buffer) never became a packet: it is counted in the server's
@@ -67,6 +70,43 @@ struct sysc_udp {
 	struct rcu_head rcu;
 };
 
+struct sysc_tconn;
+
+/* A TCP listener a program opened.  Its connection blocks are preallocated
+ * here (control path) so an accept allocates nothing; the listener is freed
+ * once the program has let go of it (prog NULL) and no connection is live. */
+struct sysc_tlisten {
+	struct sysc_prog *prog;     /* NULL once closed */
+	struct tcp_listener *l;     /* NULL once closed */
+	cap_ref_t ref;
+	uint16_t port;
+	bool manual;                /* SPIN_TCP_MANUAL_RECV */
+	struct sysc_tconn *slots, *free;
+	unsigned live;
+};
+
+/* A TCP connection accepted for a program.  What the program has not been
+ * told yet is pending here, delivered in this order when the event ring has
+ * room: accept, data (rx), writable, fin, closed.  A connection waiting for
+ * ring room is on its program's stall list.  The block stays until both
+ * the program has let go (prog NULL) and TCP has run closed (c NULL). */
+struct sysc_tconn {
+	struct sysc_tlisten *lst;
+	struct sysc_prog *prog;     /* NULL once the program let go */
+	struct tcp_conn *c;         /* NULL once TCP ran closed */
+	cap_ref_t ref;
+	uint32_t raddr;
+	uint16_t rport;
+	struct pkt *rx;             /* received, not yet in the ring */
+	uint32_t unacked;           /* manual: in the ring, not yet recved */
+	int32_t closed_status;
+	bool used, ev_accept, ev_writable, ev_fin, ev_closed;
+	bool in_deliver, stalled, abort_on_release;
+	struct exec_timer retry;
+	struct sysc_tconn *next_free;
+	struct sysc_tconn *snext, **sprev;  /* stall list */
+};
+
 /* A call handed to a serving program, waiting for its reply. */
 struct sysc_call {
 	cap_ref_t caller;           /* in srv->progs: stale once the caller died */
@@ -86,6 +126,7 @@ struct sysc_prog {
 	size_t shm_size;
 	struct cap_table *caps;
 	struct exec_poller poller, conn_poller;
+	struct sysc_tconn *stall_head, **stall_tail;
 	uint64_t requests, bad_refs;
 	struct sysc_prog *next;
 	struct rcu_head rcu;
@@ -111,12 +152,16 @@ static void release_proc(void *obj) { proc_put(obj); }
 static void release_served(void *obj);
 static void release_udp(void *obj);
 static void release_call(void *obj) { free(obj); }
+static void release_tlisten(void *obj);
+static void release_tconn(void *obj);
 
 static const struct cap_type cap_proc = {.name = "procedure", .release = release_proc};
 static const struct cap_type cap_served = {.name = "served-procedure", .release = release_served};
 static const struct cap_type cap_udp = {.name = "udp-endpoint", .release = release_udp};
 static const struct cap_type cap_prog = {.name = "program", .release = NULL};
 static const struct cap_type cap_call = {.name = "pending-call", .release = release_call};
+static const struct cap_type cap_tlisten = {.name = "tcp-listener", .release = release_tlisten};
+static const struct cap_type cap_tconn = {.name = "tcp-connection", .release = release_tconn};
 
 /* --- the procedure registry ------------------------------------------------------ */
 static int proc_null(void *ctx, const void *arg, uint32_t len, void *res, uint32_t cap,
@@ -385,6 +430,359 @@ static void udp_out(struct sysc_prog *g, cap_ref_t ref, uint32_t addr, uint16_t 
 	udp_send(p, 0, 0, u->port, addr, port);
 }
 
+/* --- TCP listeners and connections ------------------------------------------------------- */
+static void stall_add(struct sysc_prog *g, struct sysc_tconn *k)
+{
+	if (k->stalled)
+		return;
+	k->stalled = true;
+	k->snext = NULL;
+	k->sprev = g->stall_tail;
+	*g->stall_tail = k;
+	g->stall_tail = &k->snext;
+}
+
+static void stall_del(struct sysc_prog *g, struct sysc_tconn *k)
+{
+	if (!k->stalled)
+		return;
+	k->stalled = false;
+	*k->sprev = k->snext;
+	if (k->snext)
+		k->snext->sprev = k->sprev;
+	else
+		g->stall_tail = k->sprev;
+}
+
+static bool tconn_pending(const struct sysc_tconn *k)
+{
+	return k->ev_accept || k->rx || k->ev_writable || k->ev_fin || k->ev_closed;
+}
+
+/* Tells the program what is pending on k, in order, while its event ring
+ * has room; what does not fit waits on the stall list (the program rings
+ * us when it frees a slot: spin_abi.h, "Event room").  Bytes count as
+ * consumed by TCP when they enter the ring, unless the listener is manual.
+ * Reentry (a TCP call below running one of k's handlers) only marks more
+ * work, which this loop picks up. */
+static void tconn_deliver(struct sysc_tconn *k)
+{
+	struct sysc_prog *g = k->prog;
+	struct spin_ring *r;
+
+	if (!g || !g->attached || k->in_deliver)
+		return;
+	k->in_deliver = true;
+	r = &g->shm->ev;
+	while (tconn_pending(k)) {
+		struct spin_msg *m;
+
+		if (ring_full(r)) {
+			atomic_store_explicit(&g->shm->ev_blocked, 1, memory_order_relaxed);
+			atomic_thread_fence(memory_order_seq_cst);
+			if (ring_full(r)) {
+				stall_add(g, k);
+				g->armed = true;    /* the program may ring: read it */
+				k->in_deliver = false;
+				return;
+			}
+		}
+		m = out_slot(r);
+		*m = (struct spin_msg){.ref = k->ref};
+		if (k->ev_accept) {
+			k->ev_accept = false;
+			m->op = SPIN_EV_TCP_ACCEPT;
+			m->arg = k->lst->ref;
+			m->addr = k->raddr;
+			m->port = k->rport;
+		} else if (k->rx) {
+			uint32_t n = pkt_len(k->rx);
+
+			if (n > SPIN_MSG_MAX)
+				n = SPIN_MSG_MAX;
+			m->op = SPIN_EV_TCP_DATA;
+			m->len = n;
+			pkt_copy_out(k->rx, 0, m->data, n);
+			if (n == pkt_len(k->rx)) {
+				pkt_free(k->rx);
+				k->rx = NULL;
+			} else if (!pkt_pull(k->rx, n)) {
+				/* The rest cannot be reached: a stream with a
+				 * hole is worse than none. */
+				pkt_free(k->rx);
+				k->rx = NULL;
+				if (k->c)
+					tcp_abort(k->c);
+			}
+			g->srv->st.tcp_bytes_in += n;
+			if (k->lst->manual)
+				k->unacked += n;
+			else if (k->c)
+				tcp_recved(k->c, n);
+		} else if (k->ev_writable) {
+			k->ev_writable = false;
+			m->op = SPIN_EV_TCP_WRITABLE;
+		} else if (k->ev_fin) {
+			k->ev_fin = false;
+			m->op = SPIN_EV_TCP_FIN;
+		} else {
+			k->ev_closed = false;
+			m->op = SPIN_EV_TCP_CLOSED;
+			m->status = k->closed_status;
+		}
+		out_publish(g, r);
+	}
+	stall_del(g, k);
+	k->in_deliver = false;
+}
+
+static void tlisten_free(struct sysc_tlisten *t)
+{
+	free(t->slots);
+	free(t);
+}
+
+/* The block goes back to its listener (freed with it when that is the
+ * last one and the program closed the listener). */
+static void tconn_free(struct sysc_tconn *k)
+{
+	struct sysc_tlisten *t = k->lst;
+
+	exec_timer_cancel(&k->retry);
+	if (k->rx)
+		pkt_free(k->rx);
+	k->rx = NULL;
+	k->used = false;
+	k->next_free = t->free;
+	t->free = k;
+	if (--t->live == 0 && !t->prog)
+		tlisten_free(t);
+}
+
+/* Consumes p.  A connection the program let go of (closing) takes in and
+ * drops what still comes, keeping the window open so the peer finishes. */
+static void tconn_recv(void *ctx, struct tcp_conn *c, struct pkt *p)
+{
+	struct sysc_tconn *k = ctx;
+
+	if (!k->prog) {
+		tcp_recved(c, pkt_len(p));
+		pkt_free(p);
+		return;
+	}
+	if (k->rx) {
+		if (!pkt_chain(k->rx, &p)) {
+			tcp_abort(c);   /* p is freed; see tconn_deliver */
+			return;
+		}
+	} else {
+		k->rx = p;
+	}
+	tconn_deliver(k);
+}
+
+static void tconn_recv_fin(void *ctx, struct tcp_conn *c)
+{
+	struct sysc_tconn *k = ctx;
+
+	(void)c;
+	k->ev_fin = true;
+	tconn_deliver(k);
+}
+
+static void tconn_writable(void *ctx, struct tcp_conn *c)
+{
+	struct sysc_tconn *k = ctx;
+
+	(void)c;
+	k->ev_writable = true;
+	tconn_deliver(k);
+}
+
+static void tconn_retry(struct exec_timer *t, void *arg)
+{
+	(void)t;
+	tconn_writable(arg, NULL);
+}
+
+static void tconn_closed(void *ctx, struct tcp_conn *c, enum tcp_reason why)
+{
+	struct sysc_tconn *k = ctx;
+
+	(void)c;
+	k->c = NULL;
+	exec_timer_cancel(&k->retry);
+	if (!k->prog) {
+		tconn_free(k);
+		return;
+	}
+	k->ev_writable = false;
+	k->ev_closed = true;
+	k->closed_status = why == TCP_R_CLOSED ? 0
+			   : why == TCP_R_TIMEOUT || why == TCP_R_KEEPALIVE ? -SPIN_ETIMEDOUT
+									    : -SPIN_ERESET;
+	tconn_deliver(k);
+}
+
+static const struct tcp_handlers tconn_handlers = {
+	.recv = tconn_recv,
+	.recv_fin = tconn_recv_fin,
+	.writable = tconn_writable,
+	.closed = tconn_closed,
+};
+
+/* Listener handler: a block, a capability in the program's table and the
+ * accept event.  Refused (TCP resets) when any of them is missing. */
+static bool tlisten_accept(void *ctx, struct tcp_conn *c)
+{
+	struct sysc_tlisten *t = ctx;
+	struct sysc_prog *g = t->prog;
+	struct sysc_tconn *k = t->free;
+	struct tcp_endpoints ep;
+
+	if (!g || !g->attached || !k || cap_insert(g->caps, &cap_tconn, k, &k->ref) != CAP_OK) {
+		if (g)
+			g->srv->st.tcp_refused++;
+		return false;
+	}
+	t->free = k->next_free;
+	t->live++;
+	tcp_endpoints(c, &ep);
+	k->lst = t;
+	k->prog = g;
+	k->c = c;
+	k->raddr = ep.raddr;
+	k->rport = ep.rport;
+	k->rx = NULL;
+	k->unacked = 0;
+	k->used = true;
+	k->ev_accept = true;
+	k->ev_writable = k->ev_fin = k->ev_closed = false;
+	k->in_deliver = k->stalled = k->abort_on_release = false;
+	exec_timer_init(&k->retry, tconn_retry, k);
+	g->srv->st.tcp_accepted++;
+	tcp_set_handlers(c, &tconn_handlers, k);
+	tconn_deliver(k);
+	return true;
+}
+
+static const struct tcp_handlers tlisten_handlers = {.accept = tlisten_accept};
+
+static void release_tlisten(void *obj)
+{
+	struct sysc_tlisten *t = obj;
+
+	tcp_unlisten(t->l);
+	t->l = NULL;
+	t->prog = NULL;
+	if (t->live == 0)
+		tlisten_free(t);
+}
+
+/* The program closed the reference, or died.  A live program's close is
+ * orderly (FIN after what it sent; what arrives later is dropped); a dead
+ * program's connections, and aborts, are reset at once. */
+static void release_tconn(void *obj)
+{
+	struct sysc_tconn *k = obj;
+	struct sysc_prog *g = k->prog;
+	uint32_t unread = k->unacked + (k->rx ? pkt_len(k->rx) : 0);
+
+	stall_del(g, k);
+	k->prog = NULL;
+	if (k->rx)
+		pkt_free(k->rx);
+	k->rx = NULL;
+	if (!k->c) {
+		tconn_free(k);
+		return;
+	}
+	if (!g->attached || k->abort_on_release) {
+		tcp_abort(k->c);        /* closed runs now and frees k */
+		return;
+	}
+	if (unread)
+		tcp_recved(k->c, unread);
+	(void)tcp_close(k->c);
+}
+
+static int tcp_listen_open(struct sysc_prog *g, uint16_t port, uint64_t flags, cap_ref_t *out)
+{
+	struct sysc_tlisten *t;
+	struct tcp_listen_opts o = {
+		.port = port,
+		.max_conns = SYSC_TCP_CONNS,
+		.conn = {.manual_recv = true, .nodelay = true},
+	};
+	int rc;
+
+	if (port == 0 || (flags & ~(uint64_t)SPIN_TCP_MANUAL_RECV))
+		return -SPIN_EINVAL;
+	if (!(t = calloc(1, sizeof *t)) || !(t->slots = calloc(SYSC_TCP_CONNS, sizeof *t->slots))) {
+		free(t);
+		return -SPIN_ENOMEM;
+	}
+	for (unsigned i = SYSC_TCP_CONNS; i-- > 0;) {
+		t->slots[i].next_free = t->free;
+		t->free = &t->slots[i];
+	}
+	t->port = port;
+	t->manual = flags & SPIN_TCP_MANUAL_RECV;
+	rc = tcp_listen(&o, &tlisten_handlers, t, &t->l);
+	if (rc != TCP_OK) {
+		tlisten_free(t);
+		return rc == TCP_EADDRINUSE			? -SPIN_EEXIST
+		       : rc == TCP_ENOMEM || rc == TCP_ELIMIT	? -SPIN_ENOMEM
+								: -SPIN_EINVAL;
+	}
+	if (cap_insert(g->caps, &cap_tlisten, t, &t->ref) != CAP_OK) {
+		tcp_unlisten(t->l);
+		tlisten_free(t);
+		return -SPIN_ENOMEM;
+	}
+	t->prog = g;
+	*out = t->ref;
+	return 0;
+}
+
+/* Returns the bytes taken (all len of them), or -SPIN_EAGAIN (writable
+ * follows: from TCP, or from the retry timer when TCP's pool was empty),
+ * -SPIN_ENOTCONN. */
+static int tconn_send(struct sysc_prog *g, struct sysc_tconn *k, const void *data, uint32_t len)
+{
+	struct pkt_pool *pool = tcp_pool();
+	struct pkt *p;
+	int rc;
+
+	if (!k->c || !pool)
+		return -SPIN_ENOTCONN;
+	if (len == 0)
+		return 0;
+	if (!(p = pkt_from_bytes(pool, data, len))) {
+		if (!exec_timer_armed(&k->retry))
+			exec_timer_arm(g->srv->loop, &k->retry, SYSC_TCP_RETRY_NS);
+		return -SPIN_EAGAIN;
+	}
+	rc = tcp_send(k->c, &p);
+	if (rc == TCP_OK) {
+		g->srv->st.tcp_bytes_out += len;
+		return (int)len;
+	}
+	pkt_free(p);
+	return rc == TCP_EAGAIN ? -SPIN_EAGAIN : -SPIN_ENOTCONN;
+}
+
+/* Delivers what waited for ring room, oldest stall first. */
+static void flush_stalled(struct sysc_prog *g)
+{
+	while (g->stall_head && !ring_full(&g->shm->ev)) {
+		struct sysc_tconn *k = g->stall_head;
+
+		stall_del(g, k);
+		tconn_deliver(k);
+	}
+}
+
 /* --- calls ------------------------------------------------------------------------------- */
 /* Hands a call to the program serving proc; false (and *status) when it
  * cannot take it now. */
@@ -604,6 +1002,43 @@ static void handle(struct sysc_prog *g, struct spin_msg *m)
 	case SPIN_OP_UDP_SEND:
 		udp_out(g, ref, addr, port, m->data, len);
 		return;
+	case SPIN_OP_TCP_LISTEN:
+		rc = tcp_listen_open(g, port, arg, &out);
+		break;
+	case SPIN_OP_TCP_SEND: {
+		struct sysc_tconn *k = cap_lookup(g->caps, ref, &cap_tconn, NULL);
+
+		rc = k ? tconn_send(g, k, m->data, len) : -SPIN_EBADREF;
+		break;
+	}
+	case SPIN_OP_TCP_RECVED: {
+		struct sysc_tconn *k = cap_lookup(g->caps, ref, &cap_tconn, NULL);
+
+		if (!k) {
+			g->bad_refs++;
+			s->st.bad_refs++;
+			return;
+		}
+		/* Never more than the program was given: TCP's window is
+		 * not the program's to inflate. */
+		if (arg > k->unacked)
+			arg = k->unacked;
+		k->unacked -= (uint32_t)arg;
+		if (k->c && arg)
+			tcp_recved(k->c, (uint32_t)arg);
+		return;
+	}
+	case SPIN_OP_TCP_ABORT: {
+		struct sysc_tconn *k = cap_lookup(g->caps, ref, &cap_tconn, NULL);
+
+		if (!k) {
+			rc = -SPIN_EBADREF;
+			break;
+		}
+		k->abort_on_release = true;
+		cap_remove(g->caps, ref, &cap_tconn);
+		break;
+	}
 	case SPIN_OP_CLOSE: {
 		const struct cap_type *ty;
 
@@ -644,6 +1079,7 @@ static int prog_poll(void *ctx, int budget)
 
 	if (!g->attached)
 		return 0;
+	flush_stalled(g);
 	r = &g->shm->req;
 	may_sleep = g->mode == SPIN_ABI_BLOCKING ||
 		    exec_loop_mode(g->srv->loop) == EXEC_BLOCKING;
@@ -891,6 +1327,7 @@ static int listen_poll(void *ctx, int budget)
 		}
 		g->srv = s;
 		g->conn = fd;
+		g->stall_tail = &g->stall_head;
 		g->id = ++s->next_id;
 		if (cap_insert(s->progs, &cap_prog, g, &g->self) != CAP_OK) {
 			close(fd);
@@ -999,13 +1436,16 @@ int sysc_server_format(const struct sysc_server *s, char *buf, size_t size)
 			     (unsigned long long)g->bad_refs);
 	EMIT("attached %llu detached %llu requests %llu bad_refs %llu calls_kernel %llu "
 	     "calls_forwarded %llu calls_dead %llu replies_discarded %llu dgrams_in %llu "
-	     "dgrams_out %llu dgrams_dropped %llu\n",
+	     "dgrams_out %llu dgrams_dropped %llu tcp_accepted %llu tcp_refused %llu "
+	     "tcp_bytes_in %llu tcp_bytes_out %llu\n",
 	     (unsigned long long)s->st.attached, (unsigned long long)s->st.detached,
 	     (unsigned long long)s->st.requests, (unsigned long long)s->st.bad_refs,
 	     (unsigned long long)s->st.calls_kernel, (unsigned long long)s->st.calls_forwarded,
 	     (unsigned long long)s->st.calls_dead, (unsigned long long)s->st.replies_discarded,
 	     (unsigned long long)s->st.dgrams_in, (unsigned long long)s->st.dgrams_out,
-	     (unsigned long long)s->st.dgrams_dropped);
+	     (unsigned long long)s->st.dgrams_dropped, (unsigned long long)s->st.tcp_accepted,
+	     (unsigned long long)s->st.tcp_refused, (unsigned long long)s->st.tcp_bytes_in,
+	     (unsigned long long)s->st.tcp_bytes_out);
 #undef EMIT
 	return (int)off;
 }

@@ -17,14 +17,26 @@
  * call is handed to the serving program as an invocation and its reply
  * returned: the cross-address-space call); open UDP endpoints (a binding on
  * UDP_PacketArrived for the port, DISP_FIRST|DISP_CANCEL so the program
- * owns the port) and send datagrams from them.
+ * owns the port) and send datagrams from them; open TCP listeners (a
+ * tcp_listen on the port) and accept, receive on, send on and close their
+ * connections.
+ *
+ * TCP: connections are accepted with manual_recv, so TCP's window opens
+ * only as bytes enter the program's event ring (or, with
+ * SPIN_TCP_MANUAL_RECV, when the program says it is done with them): a
+ * program that does not read closes its peer's window, and nothing is
+ * buffered without bound.  Connection events are never dropped: when the
+ * ring is full they wait on the program's stall list until it frees a slot
+ * (libspin/spin_abi.h, "Event room").  Each listener preallocates
+ * SYSC_TCP_CONNS connection blocks.
  *
  * Every reference a program presents is checked in its own table for
  * owner, generation and type; a refused reference answers -SPIN_EBADREF
  * and is counted.  A program that dies (its connection closes) is
- * detached: its endpoints are unbound, the procedures it served are
- * withdrawn, calls waiting on it are answered -SPIN_EDEAD, and replies
- * meant for it are discarded; every other program goes on being served.
+ * detached: its endpoints are unbound, its TCP listeners closed and its
+ * connections reset, the procedures it served are withdrawn, calls waiting
+ * on it are answered -SPIN_EDEAD, and replies meant for it are discarded;
+ * every other program goes on being served.
  *
  * Threads: everything runs on the loop's thread (the one that opened the
  * server); nothing here locks.  Data path: a datagram for an endpoint is
@@ -58,6 +70,7 @@ void sysc_server_close(struct sysc_server *s);
 struct sysc_stats {
 	uint64_t attached, detached, requests, bad_refs, calls_kernel, calls_forwarded,
 		 calls_dead, replies_discarded, dgrams_in, dgrams_out, dgrams_dropped;
+	uint64_t tcp_accepted, tcp_refused, tcp_bytes_in, tcp_bytes_out;
 	uint32_t programs;
 };
 void sysc_server_stats(const struct sysc_server *s, struct sysc_stats *out);

@@ -11,10 +11,22 @@
  */
 #include "apps/tcpsvc/tcpsvc_priv.h"
 
+/* Built in, this source is the module "chargen" with the node and interface
+ * "tcp-chargen" (the `service tcp-chargen` config lines); as the extension object
+ * build/ext/tcp_chargen.o all three are named "tcp_chargen", so the two are told apart
+ * everywhere and may run at once on different ports. */
+#ifdef SPIN_EXTENSION
+#define TCP_CHARGEN_NAME_MOD "tcp_chargen"
+#define TCP_CHARGEN_NAME "tcp_chargen"
+#else
+#define TCP_CHARGEN_NAME_MOD "chargen"
+#define TCP_CHARGEN_NAME "tcp-chargen"
+#endif
+
 #define CHARGEN_RETRY_NS 1000000ull
 
 NG_NODE(tcp_chargen_node,
-	.name = "tcp-chargen",
+	.name = TCP_CHARGEN_NAME,
 	.module = &chargen_module,
 	.doc = "TCP character generator (RFC 864)");
 
@@ -104,7 +116,7 @@ static const struct tcp_handlers chargen_handlers = {
 };
 
 static const struct tcpsvc_kind chargen_kind = {
-	.name = "tcp-chargen",
+	.name = TCP_CHARGEN_NAME,
 	.node = &tcp_chargen_node,
 	.h = &chargen_handlers,
 	.on_accept = chargen_on_accept,
@@ -121,7 +133,7 @@ static const struct tcpsvc_ops chargen_ops = {
 	.stats = tcpsvc_stats,
 };
 const struct spin_interface chargen_interface = {
-	.name = "tcp-chargen",
+	.name = TCP_CHARGEN_NAME,
 	.version = SPIN_VERSION(1, 0),
 	.procs = &chargen_ops,
 };
@@ -146,7 +158,7 @@ static const struct spin_import chargen_imports[] = {
 };
 
 SPIN_MODULE(chargen_module,
-	    .name = "chargen",
+	    .name = TCP_CHARGEN_NAME_MOD,
 	    .version = SPIN_VERSION(1, 0),
 	    .exports = chargen_exports,
 	    .imports = chargen_imports,

@@ -5,8 +5,20 @@
  */
 #include "apps/tcpsvc/tcpsvc_priv.h"
 
+/* Built in, this source is the module "discard" with the node and interface
+ * "tcp-discard" (the `service tcp-discard` config lines); as the extension object
+ * build/ext/tcp_discard.o all three are named "tcp_discard", so the two are told apart
+ * everywhere and may run at once on different ports. */
+#ifdef SPIN_EXTENSION
+#define TCP_DISCARD_NAME_MOD "tcp_discard"
+#define TCP_DISCARD_NAME "tcp_discard"
+#else
+#define TCP_DISCARD_NAME_MOD "discard"
+#define TCP_DISCARD_NAME "tcp-discard"
+#endif
+
 NG_NODE(tcp_discard_node,
-	.name = "tcp-discard",
+	.name = TCP_DISCARD_NAME,
 	.module = &discard_module,
 	.doc = "TCP discard service (RFC 863): counts and frees what it receives");
 
@@ -41,7 +53,7 @@ static const struct tcp_handlers discard_handlers = {
 };
 
 static const struct tcpsvc_kind discard_kind = {
-	.name = "tcp-discard",
+	.name = TCP_DISCARD_NAME,
 	.node = &tcp_discard_node,
 	.h = &discard_handlers,
 };
@@ -57,7 +69,7 @@ static const struct tcpsvc_ops discard_ops = {
 	.stats = tcpsvc_stats,
 };
 const struct spin_interface discard_interface = {
-	.name = "tcp-discard",
+	.name = TCP_DISCARD_NAME,
 	.version = SPIN_VERSION(1, 0),
 	.procs = &discard_ops,
 };
@@ -82,7 +94,7 @@ static const struct spin_import discard_imports[] = {
 };
 
 SPIN_MODULE(discard_module,
-	    .name = "discard",
+	    .name = TCP_DISCARD_NAME_MOD,
 	    .version = SPIN_VERSION(1, 0),
 	    .exports = discard_exports,
 	    .imports = discard_imports,

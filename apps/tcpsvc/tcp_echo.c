@@ -9,8 +9,20 @@
  */
 #include "apps/tcpsvc/tcpsvc_priv.h"
 
+/* Built in, this source is the module "tcpecho" with the node and interface
+ * "tcp-echo" (the `service tcp-echo` config lines); as the extension object
+ * build/ext/tcp_echo.o all three are named "tcp_echo", so the two are told apart
+ * everywhere and may run at once on different ports. */
+#ifdef SPIN_EXTENSION
+#define TCP_ECHO_NAME_MOD "tcp_echo"
+#define TCP_ECHO_NAME "tcp_echo"
+#else
+#define TCP_ECHO_NAME_MOD "tcpecho"
+#define TCP_ECHO_NAME "tcp-echo"
+#endif
+
 NG_NODE(tcp_echo_node,
-	.name = "tcp-echo",
+	.name = TCP_ECHO_NAME,
 	.module = &tcpecho_module,
 	.doc = "TCP echo service (RFC 862): sends back what it receives, no copy");
 
@@ -91,7 +103,7 @@ static const struct tcp_handlers echo_handlers = {
 };
 
 static const struct tcpsvc_kind echo_kind = {
-	.name = "tcp-echo",
+	.name = TCP_ECHO_NAME,
 	.node = &tcp_echo_node,
 	.h = &echo_handlers,
 	.manual_recv = true,
@@ -109,7 +121,7 @@ static const struct tcpsvc_ops echo_ops = {
 	.stats = tcpsvc_stats,
 };
 const struct spin_interface tcpecho_interface = {
-	.name = "tcp-echo",
+	.name = TCP_ECHO_NAME,
 	.version = SPIN_VERSION(1, 0),
 	.procs = &echo_ops,
 };
@@ -135,7 +147,7 @@ static const struct spin_import echo_imports[] = {
 };
 
 SPIN_MODULE(tcpecho_module,
-	    .name = "tcpecho",
+	    .name = TCP_ECHO_NAME_MOD,
 	    .version = SPIN_VERSION(1, 0),
 	    .exports = echo_exports,
 	    .imports = echo_imports,

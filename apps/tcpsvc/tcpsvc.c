@@ -5,9 +5,7 @@
  */
 #include "apps/tcpsvc/tcpsvc_priv.h"
 
-#include <stdlib.h>
-#include <string.h>
-
+#include "apps/echo/svc_args.h"
 #include "kernel/sal/sal.h"
 
 /* Listener handler: gives the new connection a slot and the service's own
@@ -69,14 +67,14 @@ int tcpsvc_start(const struct tcpsvc_kind *k, uint16_t port, struct tcpsvc **out
 
 	*out = NULL;
 	tcp_config_get(&tc);
-	s = calloc(1, sizeof *s);
+	s = sal_calloc(1, sizeof *s);
 	if (!s)
 		return TCP_ENOMEM;
 	s->kind = k;
 	s->nslots = tc.max_conns ? tc.max_conns : 4096;
-	s->slots = calloc(s->nslots, sizeof *s->slots);
+	s->slots = sal_calloc(s->nslots, sizeof *s->slots);
 	if (!s->slots) {
-		free(s);
+		sal_free(s);
 		return TCP_ENOMEM;
 	}
 	for (unsigned i = s->nslots; i-- > 0;) {
@@ -90,8 +88,8 @@ int tcpsvc_start(const struct tcpsvc_kind *k, uint16_t port, struct tcpsvc **out
 	};
 	rc = tcp_listen(&o, &listen_handlers, s, &s->l);
 	if (rc != TCP_OK) {
-		free(s->slots);
-		free(s);
+		sal_free(s->slots);
+		sal_free(s);
 		return rc;
 	}
 	sal_log(SAL_LOG_INFO, "%s listening on port %u", k->name, (unsigned)port);
@@ -109,8 +107,8 @@ void tcpsvc_stop(struct tcpsvc *s)
 	for (unsigned i = 0; i < s->nslots; i++)
 		if (s->slots[i].used)
 			tcp_abort(s->slots[i].c);
-	free(s->slots);
-	free(s);
+	sal_free(s->slots);
+	sal_free(s);
 }
 
 void tcpsvc_stats(const struct tcpsvc *s, struct tcpsvc_stats *out)
@@ -120,20 +118,14 @@ void tcpsvc_stats(const struct tcpsvc *s, struct tcpsvc_stats *out)
 
 int tcpsvc_own_start(const struct tcpsvc_kind *k, struct tcpsvc_own *own, const char *args)
 {
-	while (args && *args) {
-		unsigned port = 0;
-		int rc;
+	uint16_t ports[TCPSVC_MAX_ARGS];
+	int n = svc_args_ports(args, ports, TCPSVC_MAX_ARGS);
 
-		while (*args >= '0' && *args <= '9' && port <= 65535)
-			port = port * 10 + (unsigned)(*args++ - '0');
-		if (port == 0 || port > 65535 || (*args && *args != ',') ||
-		    own->n == TCPSVC_MAX_ARGS) {
-			tcpsvc_own_stop(own);
-			return -1;
-		}
-		if (*args == ',')
-			args++;
-		rc = tcpsvc_start(k, (uint16_t)port, &own->v[own->n]);
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		int rc = tcpsvc_start(k, ports[i], &own->v[own->n]);
+
 		if (rc != TCP_OK) {
 			tcpsvc_own_stop(own);
 			return rc;

@@ -14,10 +14,15 @@
  *                      ctl tcp fetch` drives it; the wire tests use it to
  *                      move data between spin and Linux servers.
  *
- * Configuration: loaded with args "7,9000" a service module listens on
- * those ports at init; spin run (apps/spin) instead starts and stops
- * listeners through the exported interface (struct tcpsvc_ops), one per
- * `service tcp-echo|tcp-discard|tcp-chargen port N` line.
+ * Configuration: loaded as an extension object with args "port 7" or
+ * "7,9000" (apps/echo/svc_args.h) a service module listens on those ports
+ * at init and its fini resets every connection it still has; spin run
+ * (apps/spin) instead starts and stops listeners through the exported
+ * interface (struct tcpsvc_ops), one per `service tcp-echo|tcp-discard|
+ * tcp-chargen port N` line.  The objects build/ext/tcp_echo.o,
+ * tcp_discard.o and tcp_chargen.o (tcpsvc.c joined with one service) name
+ * their module, node and interface after the object ("tcp_echo"), so they
+ * never share a name with the built-in modules below.
  *
  * Per-connection state lives in a slot array allocated when a listener
  * starts (control path), sized to TCP's connection limit; accepting a

@@ -28,6 +28,10 @@
 #include "netgraph/pkt.h"
 
 #define AFP_MAX_IOV 32
+/* With tso: ring slots (about 64 KiB each, so 16 MiB of ring) and the
+ * block size for slots that large. */
+#define AFP_TSO_FRAMES 240
+#define AFP_BIG_BLOCK ((size_t)1 << 20)
 
 struct afp_dev {
 	struct drv_base base;     /* first: ifp->drv points here */
@@ -63,13 +67,20 @@ static struct pkt *afp_frame(struct afp_dev *a, uint8_t *frame, uint32_t snaplen
 	*drop = false;
 	if (snaplen < wirelen || snaplen < 14) {
 		SAL_LOG_ONCE(SAL_LOG_WARN, "afpacket %s: frame of %u bytes does not fit a "
-			     "ring slot (GSO from the peer?); dropping such frames",
+			     "ring slot (GSO from the peer? see tso); dropping such frames",
 			     ifp->name, wirelen);
 		a->st.rx_truncated++;
 		*drop = true;
 		return NULL;
 	}
-	struct pkt *p = pkt_from_bytes(ifp->pool, frame, snaplen);
+	/* A frame longer than a standard buffer (a coalesced one, with tso)
+	 * is copied into one large buffer when one is free, else chained over
+	 * standard ones. */
+	struct pkt *p = NULL;
+	if (snaplen > PKT_BUF_DEFAULT && ifp->gso_pool)
+		p = pkt_from_bytes(ifp->gso_pool, frame, snaplen);
+	if (!p)
+		p = pkt_from_bytes(ifp->pool, frame, snaplen);
 	if (!p) {
 		a->st.rx_nobuf++;
 		return NULL;
@@ -112,6 +123,8 @@ static struct pkt *afp_frame(struct afp_dev *a, uint8_t *frame, uint32_t snaplen
 		}
 		if (p->csum == PKT_CSUM_NONE && (status & TP_STATUS_CSUM_VALID))
 			p->csum = PKT_CSUM_VERIFIED;
+		if (p->gso_type != PKT_GSO_NONE)
+			ifp->stats.rx_gso++;
 	} else if (status & TP_STATUS_CSUMNOTREADY) {
 		uint16_t start, off;
 		uint32_t n = pkt_headlen(p) < 256 ? pkt_headlen(p) : 256;
@@ -226,7 +239,12 @@ static int afp_xmit(struct ng_iface *ifp, struct pkt *p)
 	struct iovec iov[AFP_MAX_IOV + 1];
 	int n = 0;
 	if (a->vnet) {
-		drv_vnet_from_pkt(p, &vh);
+		if (!drv_vnet_from_pkt(p, &vh)) {
+			a->st.tx_bad_gso++;
+			goto drop;
+		}
+		if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+			ifp->stats.tx_gso++;
 		iov[n++] = (struct iovec){.iov_base = &vh, .iov_len = sizeof(vh)};
 	}
 	for (struct pkt *s = p; s; s = s->next) {
@@ -254,6 +272,7 @@ static void afp_close(struct ng_iface *ifp)
 		munmap(a->ring, a->ring_bytes);
 	if (a->fd >= 0)
 		close(a->fd);
+	drv_gso_fini(ifp);
 	free(a->slots);
 	free(a);
 }
@@ -288,14 +307,19 @@ static enum drv_err afp_ring_v2(struct afp_dev *a, const struct drv_afp_config *
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	uint32_t fsz = cfg->frame_size;
 	if (fsz == 0) {
-		/* Slot header, vnet header and alignment take under 128 bytes. */
-		fsz = a->base.ifp.mtu + 14 + 8 + 128;
+		/* Slot header, vnet header and alignment take under 128 bytes;
+		 * with tso a slot holds a coalesced 64 KiB datagram. */
+		fsz = (cfg->tso ? DRV_GSO_MAX : a->base.ifp.mtu) + 14 + 8 + 128;
 		if (fsz < 2048)
 			fsz = 2048;
 	}
 	fsz = (uint32_t)round_up(fsz, TPACKET_ALIGNMENT);
-	uint32_t nframes = cfg->ring_frames ? cfg->ring_frames : 1024;
+	uint32_t nframes = cfg->ring_frames ? cfg->ring_frames : cfg->tso ? AFP_TSO_FRAMES : 1024;
 	size_t bsz = round_up(fsz, page);
+	/* The kernel allocates a block as a power-of-two run of pages: large
+	 * slots go many to a 1 MiB block, so the rounding wastes little. */
+	if (bsz > (size_t)16 * page && bsz < AFP_BIG_BLOCK)
+		bsz = AFP_BIG_BLOCK;
 	uint32_t per_block = (uint32_t)(bsz / fsz);
 	uint32_t nblocks = (nframes + per_block - 1) / per_block;
 	struct tpacket_req req = {
@@ -395,7 +419,8 @@ enum drv_err drv_afp_open(const struct drv_afp_config *cfg, struct pkt_pool *poo
 {
 	*out = NULL;
 	if (!cfg || !pool || !cfg->ifname || !cfg->ifname[0] ||
-	    (cfg->mode != DRV_AFP_LATENCY && cfg->mode != DRV_AFP_CAPTURE))
+	    (cfg->mode != DRV_AFP_LATENCY && cfg->mode != DRV_AFP_CAPTURE) ||
+	    (cfg->tso && (cfg->sw_csum || cfg->mode != DRV_AFP_LATENCY)))
 		return DRV_EINVAL;
 	int ifindex = drv_netdev_index(cfg->ifname);
 	if (ifindex <= 0)
@@ -426,6 +451,8 @@ enum drv_err drv_afp_open(const struct drv_afp_config *cfg, struct pkt_pool *poo
 		goto fail;
 	a->sw_csum = cfg->sw_csum;
 	ifp->tx_csum_offload = a->vnet && !cfg->sw_csum;
+	if (cfg->tso && (e = drv_gso_init(ifp)) != DRV_OK)
+		goto fail;
 	ifp->ops = &afp_ops;
 	ifp->pool = pool;
 	ifp->driver = "afpacket";

@@ -34,8 +34,18 @@
  * caller's (ip link set IF up).
  *
  * Frames larger than a ring slot (GSO super-frames from a veth peer with TSO
- * on) are dropped and counted as truncated; turn TSO/GSO off on the peer or
- * raise frame_size.
+ * on) are dropped and counted as truncated; turn TSO/GSO off on the peer,
+ * raise frame_size, or turn tso on.
+ *
+ * tso (LATENCY mode): the interface gets gso_max and a pool of large
+ * buffers (netgraph/iface.h).  Ring slots hold 64 KiB frames (240 slots,
+ * 15 to a 1 MiB block, unless ring_frames/frame_size say otherwise), so a
+ * veth peer's TSO sends and GRO-coalesced frames arrive whole, with the
+ * vnet header's GSO fields (rx_gso); each is copied into one large buffer.
+ * A PKT_GSO_TCPV4 packet is sent with one sendmsg whose vnet header asks
+ * Linux to cut it (tx_gso); the packet socket's send path (packet_snd)
+ * accepts that on every kernel with PACKET_VNET_HDR.  The TX ring is not
+ * used.
  */
 #ifndef SPIN_DRV_AFPACKET_H
 #define SPIN_DRV_AFPACKET_H
@@ -63,6 +73,8 @@ struct drv_afp_config {
 	bool promisc;
 	bool no_quiet;             /* leave the interface's Linux config alone */
 	bool sw_csum;              /* finish checksums in software on send */
+	bool tso;                  /* LATENCY only, not with sw_csum: segmentation
+				    * offloads both ways (see above) */
 };
 
 enum drv_err drv_afp_open(const struct drv_afp_config *cfg, struct pkt_pool *pool,
@@ -72,6 +84,7 @@ struct drv_afp_stats {
 	uint64_t rx_csum_partial, rx_csum_verified, rx_csum_unlocated;
 	uint64_t rx_truncated, rx_nobuf, rx_vlan;
 	uint64_t tx_csum_offloaded, tx_csum_sw;
+	uint64_t tx_bad_gso;       /* GSO packets refused (not partial, bad header) */
 	uint64_t ring_drops;       /* frames the kernel dropped: ring full */
 };
 /* Also reads the kernel's counters (PACKET_STATISTICS, which resets them;

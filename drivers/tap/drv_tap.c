@@ -17,9 +17,10 @@
 #include "kernel/sal/sal.h"
 #include "netgraph/pkt.h"
 
-/* Frames longer than a pool buffer land here first; 64 KiB covers anything
- * a TAP without GSO can hand over. */
-#define TAP_SPILL 65536
+/* Frames longer than a pool buffer land here first when no large buffer is
+ * at hand; this covers the largest frame a TAP hands over, a coalesced
+ * 64 KiB datagram with its Ethernet and 802.1Q headers included. */
+#define TAP_SPILL (65536 + 64)
 /* A packet with more segments than this is linearised by being dropped:
  * the graph never builds such chains for one frame. */
 #define TAP_MAX_IOV 32
@@ -28,6 +29,7 @@ struct tap_dev {
 	struct drv_base base;     /* first: ifp->drv points here */
 	int fd;
 	bool sw_csum;
+	bool tso;
 	struct drv_tap_stats st;
 	uint8_t *spill;
 };
@@ -60,16 +62,26 @@ static int tap_poll(void *ctx, int budget)
 			t->st.rx_nobuf++;
 			break;
 		}
+		/* With TSO a frame can be a coalesced 64 KiB datagram: what
+		 * does not fit the first buffer is read straight into a large
+		 * one, which is chained behind it (no copy).  Without a large
+		 * buffer it spills and is copied into chained small ones. */
+		struct pkt *big = t->tso ? pkt_alloc(ifp->gso_pool) : NULL;
+		if (big)
+			big->off = 0;
 		struct virtio_net_hdr vh;
 		uint32_t room = rx_room(p);
+		uint32_t big_room = big ? rx_room(big) : 0;
 		struct iovec iov[3] = {
 			{.iov_base = &vh, .iov_len = sizeof(vh)},
 			{.iov_base = pkt_data(p), .iov_len = room},
-			{.iov_base = t->spill, .iov_len = TAP_SPILL},
+			{.iov_base = big ? pkt_data(big) : t->spill,
+			 .iov_len = big ? big_room : TAP_SPILL},
 		};
 		ssize_t n = readv(t->fd, iov, 3);
 		if (n < (ssize_t)sizeof(vh)) {
 			pkt_free(p);
+			pkt_free(big);
 			if (n < 0 && errno == EINTR)
 				continue;
 			/* EAGAIN: the queue is empty.  Other errors (the TAP
@@ -81,12 +93,19 @@ static int tap_poll(void *ctx, int budget)
 		uint32_t head = flen < room ? flen : room;
 		if (!pkt_put(p, head)) {
 			pkt_free(p);
+			pkt_free(big);
 			ifp->stats.rx_drops++;
 			continue;
 		}
 		if (flen > room) {
-			struct pkt *tail = pkt_from_bytes(ifp->pool, t->spill, flen - room);
-			t->st.rx_spill++;
+			struct pkt *tail = big;
+			big = NULL;
+			if (tail) {
+				pkt_put(tail, flen - room);
+			} else {
+				tail = pkt_from_bytes(ifp->pool, t->spill, flen - room);
+				t->st.rx_spill++;
+			}
 			if (!tail) {
 				pkt_free(p);
 				t->st.rx_nobuf++;
@@ -95,10 +114,12 @@ static int tap_poll(void *ctx, int budget)
 			}
 			pkt_chain(p, &tail);
 		}
+		pkt_free(big);
 		if (!drv_vnet_to_pkt(&vh, p)) {
-			SAL_LOG_ONCE(SAL_LOG_WARN, "tap %s: vnet header points past the frame "
-				     "(start %u offset %u len %u); dropping such frames",
-				     ifp->name, vh.csum_start, vh.csum_offset, flen);
+			SAL_LOG_ONCE(SAL_LOG_WARN, "tap %s: bad vnet header (gso type %u size %u, "
+				     "csum start %u offset %u, frame %u bytes); dropping such frames",
+				     ifp->name, vh.gso_type, vh.gso_size, vh.csum_start,
+				     vh.csum_offset, flen);
 			t->st.rx_bad_vnet++;
 			ifp->stats.rx_drops++;
 			pkt_free(p);
@@ -108,6 +129,8 @@ static int tap_poll(void *ctx, int budget)
 			t->st.rx_csum_partial++;
 		else if (p->csum == PKT_CSUM_VERIFIED)
 			t->st.rx_csum_verified++;
+		if (p->gso_type != PKT_GSO_NONE)
+			ifp->stats.rx_gso++;
 		ng_iface_input(ifp, p);
 	}
 	return done;
@@ -128,7 +151,12 @@ static int tap_xmit(struct ng_iface *ifp, struct pkt *p)
 	}
 
 	struct virtio_net_hdr vh;
-	drv_vnet_from_pkt(p, &vh);
+	if (!drv_vnet_from_pkt(p, &vh)) {
+		t->st.tx_bad_gso++;
+		goto drop;
+	}
+	if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		ifp->stats.tx_gso++;
 	struct iovec iov[TAP_MAX_IOV + 1];
 	int n = 0;
 	iov[n++] = (struct iovec){.iov_base = &vh, .iov_len = sizeof(vh)};
@@ -154,6 +182,7 @@ static void tap_close(struct ng_iface *ifp)
 	drv_base_detach(&t->base);
 	if (t->fd >= 0)
 		close(t->fd);
+	drv_gso_fini(ifp);
 	free(t->spill);
 	free(t);
 }
@@ -183,9 +212,14 @@ static enum drv_err tap_setup(struct tap_dev *t, const struct drv_tap_config *cf
 	int hdrsz = (int)sizeof(struct virtio_net_hdr);
 	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdrsz) != 0)
 		return drv_errno(errno);
-	/* TUN_F_CSUM only: partial checksums yes, segmentation offloads no, so
+	/* Partial checksums always.  Segmentation offloads only with tso:
+	 * Linux then hands over TCP datagrams of up to 64 KiB (its own TSO
+	 * sends, and what GRO coalesced) with the GSO fields set; without,
 	 * every frame fits the MTU. */
-	if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) != 0)
+	unsigned long off = TUN_F_CSUM;
+	if (cfg->tso)
+		off |= TUN_F_TSO4 | TUN_F_TSO6;
+	if (ioctl(t->fd, TUNSETOFFLOAD, off) != 0)
 		return drv_errno(errno);
 	return DRV_OK;
 }
@@ -195,7 +229,7 @@ enum drv_err drv_tap_open(const struct drv_tap_config *cfg, struct pkt_pool *poo
 {
 	*out = NULL;
 	if (!cfg || !pool || !cfg->ifname || !cfg->ifname[0] ||
-	    strlen(cfg->ifname) >= IFNAMSIZ)
+	    strlen(cfg->ifname) >= IFNAMSIZ || (cfg->tso && cfg->sw_csum))
 		return DRV_EINVAL;
 	struct tap_dev *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -222,6 +256,9 @@ enum drv_err drv_tap_open(const struct drv_tap_config *cfg, struct pkt_pool *poo
 		ifp->mtu = 1500;
 	t->sw_csum = cfg->sw_csum;
 	ifp->tx_csum_offload = !cfg->sw_csum;
+	if (cfg->tso && (e = drv_gso_init(ifp)) != DRV_OK)
+		goto fail;
+	t->tso = cfg->tso;
 	ifp->ops = &tap_ops;
 	ifp->pool = pool;
 	ifp->driver = "tap";

@@ -4,8 +4,9 @@
  * The TAP is a wire whose other end is the Linux stack: Linux sees the TAP
  * interface (ifname) as an Ethernet device, spin is the machine at the far
  * end with its own MAC.  The file is opened with IFF_TAP | IFF_NO_PI |
- * IFF_VNET_HDR and checksum offload on (TUNSETOFFLOAD TUN_F_CSUM, no TSO or
- * UFO, so frames are never larger than the MTU):
+ * IFF_VNET_HDR and checksum offload on (TUNSETOFFLOAD TUN_F_CSUM; with tso
+ * also TUN_F_TSO4 | TUN_F_TSO6, otherwise frames are never larger than the
+ * MTU):
  *   receive: a frame Linux sent with its checksum unfinished comes with
  *     NEEDS_CSUM and becomes PKT_CSUM_PARTIAL (csum_start, csum_offset);
  *     DATA_VALID becomes PKT_CSUM_VERIFIED.
@@ -13,10 +14,17 @@
  *     finishes (or, delivering locally, trusts) it; tx_csum_offload is true.
  *     With sw_csum set, the driver finishes checksums itself and Linux
  *     verifies every frame (tests use this to prove the sums right).
+ *   tso: the interface gets gso_max and a pool of large buffers (netgraph/
+ *     iface.h).  A PKT_GSO_TCPV4 packet goes out as one write with the
+ *     vnet header's GSO fields and Linux cuts it (tx_gso); Linux hands
+ *     over its TCP super-segments (its TSO sends, GRO-coalesced frames) of
+ *     up to 64 KiB, read into a pool buffer plus a large buffer chained
+ *     behind it, and they arrive with gso_type/gso_size set (rx_gso).
  *
  * Receive cost: one read() per frame, straight into a pool buffer (the vnet
- * header lands in a stack struct, frames longer than the buffer spill into a
- * per-device overflow area and are copied into chained buffers).
+ * header lands in a stack struct; frames longer than the buffer continue in
+ * a large buffer with tso, otherwise they spill into a per-device overflow
+ * area and are copied into chained buffers).
  * Send cost: one writev() per frame over the packet's segments, no copy.
  *
  * The TAP is created if absent, or attached to if it exists (ip tuntap add
@@ -41,6 +49,7 @@ struct drv_tap_config {
 	uint8_t mac[6];       /* spin's MAC; all zero: random, locally administered */
 	uint32_t mtu;         /* 0: the TAP's MTU */
 	bool sw_csum;         /* finish checksums in software, no TX offload */
+	bool tso;             /* segmentation offloads both ways (not with sw_csum) */
 };
 
 enum drv_err drv_tap_open(const struct drv_tap_config *cfg, struct pkt_pool *pool,
@@ -50,6 +59,7 @@ enum drv_err drv_tap_open(const struct drv_tap_config *cfg, struct pkt_pool *poo
 struct drv_tap_stats {
 	uint64_t rx_csum_partial, rx_csum_verified, rx_bad_vnet, rx_nobuf, rx_spill;
 	uint64_t tx_csum_offloaded, tx_csum_sw;
+	uint64_t tx_bad_gso;  /* GSO packets refused (not partial, bad header) */
 };
 void drv_tap_stats(const struct ng_iface *ifp, struct drv_tap_stats *out);
 

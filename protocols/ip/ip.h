@@ -26,7 +26,9 @@
  * link layer (ARP may still queue it), or why not (the packet is then
  * dropped and counted on the ip node); IP_OUT_MSGSIZE is the local
  * sender's "fragmentation needed" for DF packets.  A PKT_CSUM_PARTIAL
- * packet is completed before it is fragmented.
+ * packet is completed before it is fragmented.  A PKT_GSO_TCPV4 packet
+ * (netgraph/pkt.h) is never fragmented: it goes down whole to a TSO
+ * interface, or is cut into TCP segments here (ip_output.c).
  *
  * Addresses are host-order uint32_t (IP_ADDR(198,18,0,1)).
  *
@@ -142,6 +144,8 @@ struct ip_stats {
 	uint64_t rx, delivered, forwarded, tx, frag_created, frags_rx;
 	uint64_t reassembled, reass_held;  /* reass_held: fragments held now */
 	uint64_t reass_bytes;              /* buffer bytes held now */
+	uint64_t gso_tx;                   /* GSO packets handed down whole (TSO) */
+	uint64_t gso_sw_segs;              /* segments cut in software from GSO packets */
 };
 void ip_stats_get(struct ip_stats *out, bool clear);
 

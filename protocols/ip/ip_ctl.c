@@ -89,6 +89,8 @@ void ip_stats_get(struct ip_stats *out, bool clear)
 	out->frag_created = take(&ip_ctr.frag_created, clear);
 	out->frags_rx = take(&ip_ctr.frags_rx, clear);
 	out->reassembled = take(&ip_ctr.reassembled, clear);
+	out->gso_tx = take(&ip_ctr.gso_tx, clear);
+	out->gso_sw_segs = take(&ip_ctr.gso_sw_segs, clear);
 	out->reass_held = ip_reass_frags();
 	out->reass_bytes = ip_reass_bytes();
 }

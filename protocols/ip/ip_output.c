@@ -10,6 +10,18 @@
  * copy per fragment; sending the fragments of a 65000-byte datagram over a
  * 1500-byte MTU is 45 allocations and 65 KB of copying (~15 us).  A packet
  * that fits goes out in its own buffer, untouched.
+ *
+ * Segmentation offload.  A PKT_GSO_TCPV4 packet (a TCP super-segment from
+ * protocols/tcp, or a coalesced frame being forwarded) larger than the MTU
+ * is neither fragmented nor refused: on an interface with TSO (gso_max)
+ * whose MTU holds one piece it goes down whole and the device cuts it; on
+ * any other it is cut here in software into TCP segments of at most
+ * gso_size payload bytes that fit the MTU (each a fresh buffer from the
+ * interface's pool with copied headers, its IP id, total length and header
+ * checksum, TCP sequence and checksum recomputed; FIN and PSH only on the
+ * last piece, CWR only on the first), which costs what fragmenting does
+ * plus a checksum per piece.  A GSO packet that fits the MTU loses its GSO
+ * marks on an interface without TSO.
  */
 #include "kernel/sal/sal.h"
 #include "netgraph/graph.h"
@@ -223,11 +235,122 @@ static int fragment(struct pkt *p, uint16_t ifindex, uint32_t nexthop, uint32_t 
 	return IP_OUT_OK;
 }
 
+/* TCP header fields that segmentation rewrites (RFC 9293 3.1). */
+#define GSO_TCP_SEQ 4
+#define GSO_TCP_OFF 12
+#define GSO_TCP_FLAGS 13
+#define GSO_TCP_CSUM 16
+#define GSO_TCP_FIN 0x01u
+#define GSO_TCP_PSH 0x08u
+#define GSO_TCP_CWR 0x80u
+
+/* The IP and TCP header lengths of a TCP/IPv4 GSO packet (data start at the
+ * IP header), made contiguous; false when it is not one. */
+static bool gso_headers(struct pkt *p, unsigned *iphl, unsigned *thl)
+{
+	if (!pkt_contig(p, IP_HDR_MIN))
+		return false;
+	const struct ip_hdr *h = (const void *)pkt_data(p);
+	*iphl = ip_hdr_len(h);
+	if (h->proto != IP_PROTO_TCP || *iphl < IP_HDR_MIN || !pkt_contig(p, *iphl + 20))
+		return false;
+	*thl = (unsigned)(pkt_data(p)[*iphl + GSO_TCP_OFF] >> 4) * 4u;
+	return *thl >= 20 && pkt_contig(p, *iphl + *thl) && pkt_len(p) > *iphl + *thl;
+}
+
+/* Cuts a TCP/IPv4 GSO packet into segments that fit mtu and sends each
+ * (see the top of the file).  Consumes p. */
+static int gso_segment(struct pkt *p, uint16_t ifindex, uint32_t nexthop, uint32_t mtu)
+{
+	uint8_t hdr[IP_HDR_MAX + 60];
+	unsigned iphl, thl;
+	if (!gso_headers(p, &iphl, &thl)) {
+		ng_drop(&p, &ip_node, IP_DROP_BAD_GSO);
+		return IP_OUT_INVAL;
+	}
+	unsigned hl = iphl + thl;
+	if (mtu <= hl) {
+		ng_drop(&p, &ip_node, IP_DROP_FRAG_NEEDED);
+		return IP_OUT_MSGSIZE;
+	}
+	memcpy(hdr, pkt_data(p), hl);
+	uint32_t piece = p->gso_size && p->gso_size < mtu - hl ? p->gso_size : mtu - hl;
+	uint32_t payload = pkt_len(p) - hl;
+	uint32_t seq0 = ip_get32(hdr + iphl + GSO_TCP_SEQ);
+	uint16_t id0 = ip_get16(hdr + 4);
+	uint8_t flags0 = hdr[iphl + GSO_TCP_FLAGS];
+	const struct ng_iface *ifp = ng_iface_get(ifindex);
+	struct pkt_pool *pool = ifp && ifp->pool ? ifp->pool : p->pool;
+
+	for (uint32_t off = 0, i = 0; off < payload; off += piece, i++) {
+		uint32_t n = payload - off < piece ? payload - off : piece;
+		struct pkt *f = pkt_alloc(pool);
+		uint8_t *d = f ? pkt_put(f, hl) : NULL;
+		if (!d || !append_from(f, p, hl + off, n, pool)) {
+			pkt_free(f);
+			ng_drop(&p, &ip_node, NG_DROP_NO_BUFFERS);
+			return IP_OUT_NOBUFS;
+		}
+		memcpy(d, hdr, hl);
+		struct ip_hdr *fh = (void *)d;
+		ip_put16(fh->tot_len, (uint16_t)(hl + n));
+		ip_put16(fh->id, (uint16_t)(id0 + i));
+		ip_put16(fh->csum, 0);
+		ip_put16(fh->csum, ip_hdr_csum(fh, iphl));
+		uint8_t *th = d + iphl;
+		ip_put32(th + GSO_TCP_SEQ, seq0 + off);
+		uint8_t fl = flags0;
+		if (off + n < payload)
+			fl &= (uint8_t)~(GSO_TCP_FIN | GSO_TCP_PSH);
+		if (off)
+			fl &= (uint8_t)~GSO_TCP_CWR;
+		th[GSO_TCP_FLAGS] = fl;
+		/* The pseudo-header: addresses, protocol, TCP length. */
+		uint8_t ph[12];
+		memcpy(ph, d + 12, 8);
+		ph[8] = 0;
+		ph[9] = IP_PROTO_TCP;
+		ip_put16(ph + 10, (uint16_t)(thl + n));
+		ip_put16(th + GSO_TCP_CSUM, 0);
+		uint32_t sum = pkt_csum_partial(f, iphl, thl + n, csum_add(0, ph, sizeof ph));
+		uint16_t c = csum_fold(sum);
+		ip_put16(th + GSO_TCP_CSUM, c);
+		f->ifindex = ifindex;
+		f->flags = p->flags & (PKT_F_TRACE | PKT_F_VLAN);
+		f->vlan_tci = p->vlan_tci;
+		pkt_set_l3(f);
+		ip_count(&ip_ctr.tx);
+		ip_count(&ip_ctr.gso_sw_segs);
+		arp_send(f, ifindex, nexthop);
+	}
+	pkt_free(p);
+	return IP_OUT_OK;
+}
+
 int ip_send_routed(struct pkt *p, uint16_t ifindex, uint32_t nexthop, uint32_t mtu,
 		   bool icmp_frag)
 {
 	const struct ip_hdr *h = (const void *)pkt_data(p);
 	p->ifindex = ifindex;
+	if (p->gso_type != PKT_GSO_NONE) {
+		const struct ng_iface *ifp = ng_iface_get(ifindex);
+		bool tso = ifp && ifp->gso_max && p->gso_type == PKT_GSO_TCPV4;
+		if (pkt_len(p) > mtu && p->gso_type == PKT_GSO_TCPV4) {
+			unsigned iphl, thl;
+			if (tso && pkt_len(p) <= ifp->gso_max && gso_headers(p, &iphl, &thl) &&
+			    iphl + thl + p->gso_size <= mtu) {
+				ip_count(&ip_ctr.tx);
+				ip_count(&ip_ctr.gso_tx);
+				arp_send(p, ifindex, nexthop);
+				return IP_OUT_OK;
+			}
+			return gso_segment(p, ifindex, nexthop, mtu);
+		}
+		if (!tso) {
+			p->gso_type = PKT_GSO_NONE;
+			p->gso_size = 0;
+		}
+	}
 	if (pkt_len(p) <= mtu) {
 		ip_count(&ip_ctr.tx);
 		arp_send(p, ifindex, nexthop);
@@ -300,6 +423,8 @@ int ip_output(struct pkt **pp, uint32_t dst, uint8_t proto, const struct ip_send
 		h->csum = p->csum;
 		h->csum_start = p->csum_start;
 		h->csum_offset = p->csum_offset;
+		h->gso_type = p->gso_type;
+		h->gso_size = p->gso_size;
 		h->flags = p->flags;
 		if (!pkt_chain(h, &p)) {
 			p = h;

@@ -27,6 +27,7 @@ extern struct ip_cfg_live ip_cfg;
  * relaxed load/store pairs: no locked instruction), read by anyone. */
 struct ip_counters {
 	_Atomic uint64_t rx, delivered, forwarded, tx, frag_created, frags_rx, reassembled;
+	_Atomic uint64_t gso_tx, gso_sw_segs;
 };
 extern struct ip_counters ip_ctr;
 static inline void ip_count(_Atomic uint64_t *c)

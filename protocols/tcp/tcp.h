@@ -168,10 +168,22 @@ struct tcp_handlers {
 	void (*closed)(void *ctx, struct tcp_conn *c, enum tcp_reason why);
 };
 
+/* Congestion control of a connection. */
+enum tcp_cc {
+	TCP_CC_DEFAULT = 0,         /* tcp_conn_opts: the configured one */
+	TCP_CC_NEWRENO,             /* RFC 5681 + RFC 6582 */
+	TCP_CC_CUBIC,               /* RFC 9438, no HyStart */
+};
+const char *tcp_cc_name(enum tcp_cc cc);
+
 /* Per-connection options; zero fields take the configured defaults. */
 struct tcp_conn_opts {
 	uint32_t sndbuf;            /* send queue bound, bytes */
-	uint32_t rcvbuf;            /* receive window (and reorder bound), bytes */
+	uint32_t rcvbuf;            /* initial receive window (and reorder
+				     * bound), bytes */
+	uint32_t rcvbuf_max;        /* auto-tuning may grow rcvbuf up to this;
+				     * below rcvbuf (or manual_recv): no tuning */
+	uint8_t cc;                 /* enum tcp_cc */
 	bool nodelay;               /* Nagle off (RFC 9293 3.7.4) */
 	bool manual_recv;           /* the window opens only on tcp_recved */
 	uint32_t keepalive_ms;      /* idle time before probes; 0: no keepalive */
@@ -230,6 +242,10 @@ void tcp_abort(struct tcp_conn *c);
 void tcp_set_handlers(struct tcp_conn *c, const struct tcp_handlers *h, void *ctx);
 void *tcp_ctx(const struct tcp_conn *c);
 void tcp_set_nodelay(struct tcp_conn *c, bool on);
+/* Switches the connection's congestion control (any time; the new one
+ * starts from the current cwnd and ssthresh).  TCP_EINVAL for an unknown
+ * one. */
+int tcp_set_cc(struct tcp_conn *c, enum tcp_cc cc);
 
 struct tcp_endpoints {
 	uint32_t laddr, raddr;
@@ -255,13 +271,16 @@ struct tcp_config {
 	uint32_t syn_retries;       /* 6 */
 	uint32_t retries;           /* data retransmissions before reset: 15 */
 	uint32_t sndbuf, rcvbuf;    /* defaults: 262144 each */
+	uint32_t rcvbuf_max;        /* auto-tuning cap: 4 MiB; 0: no tuning */
+	uint8_t cc;                 /* enum tcp_cc: TCP_CC_NEWRENO */
 	uint16_t backlog;           /* default SYN queue per listener: 128 */
 	uint16_t mss;               /* our MSS; 0: interface MTU - 40 */
 	uint32_t challenge_ack_limit; /* per second, global: 1000 */
 	uint32_t ooo_mem_max;       /* bytes of out-of-order data, all
 				     * connections: 4 MiB */
 	bool syncookies;            /* when a SYN queue is full: true */
-	bool timestamps, wscale, sack; /* offer the options: all true */
+	bool timestamps, wscale, sack; /* offer the options: all true; sack
+				     * off also turns sender SACK recovery off */
 };
 void tcp_config_get(struct tcp_config *out);
 /* Changes take effect for new connections; max_conns and pool_bufs only
@@ -289,6 +308,14 @@ struct tcp_stats {
 	uint64_t timewait_reuse;     /* SYN accepted on a TIME_WAIT 4-tuple */
 	uint64_t fast_retrans, rto_expired, zero_window_probes, keepalive_probes;
 	uint64_t ooo_segs, sack_blocks_sent, dup_acks;
+	uint64_t retrans_bytes;      /* payload bytes sent again */
+	uint64_t sack_recoveries;    /* RFC 6675 loss recoveries entered */
+	uint64_t sack_blocks_recv, dsacks_recv; /* D-SACK and stale blocks */
+	uint64_t sack_rescues;       /* RFC 6675 rescue retransmissions */
+	uint64_t rcvbuf_grown;       /* auto-tuning steps */
+	uint64_t tlp_probes;         /* RFC 8985 tail loss probes */
+	uint64_t lost_retrans;       /* retransmissions found lost (RACK rule) */
+	uint64_t sack_undos;         /* recoveries undone by D-SACK (RFC 3708) */
 	uint64_t curr_estab;         /* now: ESTABLISHED + CLOSE_WAIT */
 	uint64_t live_conns;         /* now: blocks in use, every state */
 	uint64_t sndq_bytes, ooo_bytes; /* now: bytes held */
@@ -308,6 +335,9 @@ struct tcp_conn_info {
 	uint32_t srtt_us, rto_ms;
 	uint32_t sndq, ooo;         /* bytes */
 	uint32_t retrans;           /* segments retransmitted */
+	uint32_t rcvbuf;            /* the receive buffer, auto-tuned */
+	uint8_t cc;                 /* enum tcp_cc */
+	bool sack;                  /* SACK agreed */
 	bool listener;              /* a listener row: only ep.laddr/lport */
 };
 /* Copies up to max rows (listeners first); returns how many exist. */

@@ -153,17 +153,15 @@ int tcp_connect(uint32_t dst, uint16_t dport, const struct tcp_connect_opts *o,
 	c->h = *h;
 	c->ctx = ctx;
 	c->opts = o->conn;
-	if (!c->opts.sndbuf)
-		c->opts.sndbuf = tcp_g.cfg.sndbuf;
-	if (!c->opts.rcvbuf)
-		c->opts.rcvbuf = tcp_g.cfg.rcvbuf;
-	c->rcvbuf = c->opts.rcvbuf;
+	tcp_conn_opts_fill(c);
 	c->mss = tcp_mss_for(ifindex, dst);
 	c->ws_ok = tcp_g.cfg.wscale;
 	c->ts_ok = tcp_g.cfg.timestamps;
 	c->sack_ok = tcp_g.cfg.sack;
 	if (c->ws_ok)
-		while (c->rcv_wscale < TCP_WSCALE_MAX && (0xffffu << c->rcv_wscale) < c->rcvbuf)
+		while (c->rcv_wscale < TCP_WSCALE_MAX &&
+		       (0xffffu << c->rcv_wscale) < (c->rcvbuf_max > c->rcvbuf ? c->rcvbuf_max
+									      : c->rcvbuf))
 			c->rcv_wscale++;
 	c->ts_off = tcp_ts_offset(src, sport, dst, dport);
 	c->iss = tcp_isn(src, sport, dst, dport);
@@ -371,6 +369,9 @@ unsigned tcp_conn_list(struct tcp_conn_info *out, unsigned max)
 		i->sndq = c->sq_bytes;
 		i->ooo = c->ooo_bytes;
 		i->retrans = c->retrans_total;
+		i->rcvbuf = c->rcvbuf;
+		i->cc = c->cc;
+		i->sack = c->sack_ok;
 	}
 	return n;
 }

@@ -219,8 +219,29 @@ void tcp_conn_init(struct tcp_conn *c)
 	c->rcvbuf = cf->rcvbuf;
 	c->opts.sndbuf = cf->sndbuf;
 	c->opts.rcvbuf = cf->rcvbuf;
+	c->rcvbuf_max = cf->rcvbuf;
+	c->cc = cf->cc == TCP_CC_CUBIC ? TCP_CC_CUBIC : TCP_CC_NEWRENO;
 	c->ssthresh = 0xffffffffu;
 	exec_timer_init(&c->timer, NULL, c);
+}
+
+void tcp_conn_opts_fill(struct tcp_conn *c)
+{
+	const struct tcp_config *cf = &tcp_g.cfg;
+	struct tcp_conn_opts *o = &c->opts;
+
+	if (!o->sndbuf)
+		o->sndbuf = cf->sndbuf;
+	if (!o->rcvbuf)
+		o->rcvbuf = cf->rcvbuf;
+	if (!o->rcvbuf_max)
+		o->rcvbuf_max = cf->rcvbuf_max;
+	if (o->cc == TCP_CC_DEFAULT)
+		o->cc = cf->cc != TCP_CC_DEFAULT ? cf->cc : TCP_CC_NEWRENO;
+	c->rcvbuf = o->rcvbuf;
+	c->rcvbuf_max = o->manual_recv || o->rcvbuf_max < o->rcvbuf ? o->rcvbuf : o->rcvbuf_max;
+	c->cc = o->cc;
+	tcp_cc_init(c);
 }
 
 struct tcp_conn *tcp_conn_alloc(void)

@@ -45,6 +45,7 @@ static unsigned parse(const struct pkt *p, unsigned hlen, struct tcp_seg *s)
 	s->urg = ip_get16(th->urg);
 	s->len = pkt_len(p) - hlen;
 	s->has_mss = s->has_ws = s->sack_perm = s->has_ts = false;
+	s->nsack = 0;
 	while (o < end) {
 		unsigned kind = o[0], len;
 		if (kind == TCP_OPT_EOL)
@@ -82,8 +83,18 @@ static unsigned parse(const struct pkt *p, unsigned hlen, struct tcp_seg *s)
 				s->tsecr = ip_get32(o + 6);
 			}
 			break;
+		case TCP_OPT_SACK:
+			/* Blocks are read as sent; tcp_sack_input judges them. */
+			if (len >= 10 && (len - 2) % 8 == 0 && !(s->flags & TCP_F_SYN))
+				for (unsigned i = 0; i < (len - 2) / 8 && s->nsack < TCP_SACK_MAX;
+				     i++) {
+					s->sack[s->nsack][0] = ip_get32(o + 2 + 8 * i);
+					s->sack[s->nsack][1] = ip_get32(o + 6 + 8 * i);
+					s->nsack++;
+				}
+			break;
 		default:
-			break;     /* SACK blocks: sender-side SACK is the next issue */
+			break;
 		}
 		o += len;
 	}
@@ -169,11 +180,7 @@ static uint8_t wscale_for(uint32_t rcvbuf)
 static void apply_conn_opts(struct tcp_conn *c, const struct tcp_conn_opts *o)
 {
 	c->opts = *o;
-	if (!c->opts.sndbuf)
-		c->opts.sndbuf = tcp_g.cfg.sndbuf;
-	if (!c->opts.rcvbuf)
-		c->opts.rcvbuf = tcp_g.cfg.rcvbuf;
-	c->rcvbuf = c->opts.rcvbuf;
+	tcp_conn_opts_fill(c);
 }
 
 /* Options the peer's SYN offered, as far as we take them up. */
@@ -187,7 +194,9 @@ static void take_syn_opts(struct tcp_conn *c, const struct tcp_seg *s, bool offe
 		c->mss = 64;
 	c->ws_ok = s->has_ws && tcp_g.cfg.wscale && offered_all;
 	c->snd_wscale = c->ws_ok ? s->ws : 0;
-	c->rcv_wscale = c->ws_ok ? wscale_for(c->rcvbuf) : 0;
+	c->rcv_wscale = c->ws_ok ? wscale_for(c->rcvbuf_max > c->rcvbuf ? c->rcvbuf_max
+									 : c->rcvbuf)
+				 : 0;
 	c->ts_ok = s->has_ts && tcp_g.cfg.timestamps && offered_all;
 	if (c->ts_ok) {
 		c->ts_recent = s->tsval;
@@ -485,13 +494,36 @@ static void sq_pull(struct tcp_conn *c, uint32_t n)
 	}
 }
 
+/* Fast retransmit (RFC 5681 3.2, RFC 6582 3.2, RFC 6675 section 5 step 4):
+ * enter loss recovery and resend the first unacknowledged segment.  With
+ * SACK, cwnd becomes ssthresh and the pipe governs what follows; without,
+ * NewReno inflates cwnd by the three segments that left the network. */
+static void fast_retransmit(struct tcp_conn *c)
+{
+	c->recover = c->snd_max;
+	c->in_recovery = true;
+	TCP_STAT(fast_retrans);
+	c->undo_cwnd = c->cwnd;
+	c->undo_ssthresh = c->ssthresh;
+	tcp_cc_loss(c);
+	if (c->sack_ok) {
+		c->cwnd = c->ssthresh;
+		tcp_sack_enter(c);
+		return;
+	}
+	tcp_retransmit_first(c);
+	c->cwnd = c->ssthresh + 3u * c->mss;
+}
+
 /* Returns false when c is gone. */
 static bool ack_input(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	uint32_t ack = s->ack;
 	uint32_t wnd = s->wnd << c->snd_wscale;
+	uint32_t sacked = 0;
+	bool advanced = seq_gt(ack, c->snd_una), dup;
 
-	if (seq_gt(ack, c->snd_una)) {
+	if (advanced) {
 		uint32_t acked = ack - c->snd_una;
 		uint32_t data_end = c->snd_una + c->sq_bytes;
 		bool fin_acked = c->fin_sent && seq_gt(ack, data_end);
@@ -510,13 +542,42 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_seg *s)
 			c->rtt_start_ns = 0;
 		}
 		c->nrexmit = 0;
+		if (c->sack_ok) {
+			uint64_t dsacks = tcp_g.st.dsacks_recv;
+			tcp_sb_ack(&c->sb, ack);
+			if (s->nsack)
+				sacked = tcp_sack_input(c, s);
+			/* RFC 8985 7.4: a probe that resent the last segment and
+			 * drew no D-SACK repaired a loss: respond to it. */
+			if (c->tlp_rxt && seq_ge(ack, c->tlp_end) && !c->in_recovery &&
+			    tcp_g.st.dsacks_recv == dsacks) {
+				tcp_cc_loss(c);
+				c->cwnd = c->ssthresh;
+			}
+			c->tlp_out = c->tlp_rxt = false;
+			c->deadline[TCP_T_TLP] = 0;
+		}
+		if (c->rto_recovery && seq_ge(ack, c->recover))
+			c->rto_recovery = false;
 		if (c->in_recovery) {
 			uint32_t flight = c->snd_max - c->snd_una;
 			if (seq_ge(ack, c->recover)) {
-				/* Full acknowledgment: leave recovery. */
-				c->cwnd = c->ssthresh < flight + c->mss ? c->ssthresh
-									: flight + c->mss;
+				/* Full acknowledgment: leave recovery.  NewReno
+				 * (RFC 6582 3.2 step 3, option 2) guards against
+				 * a burst with FlightSize + SMSS, which leaves one
+				 * segment in flight when everything was acked; with
+				 * SACK cwnd (never inflated) stays at ssthresh
+				 * (RFC 6675 section 5). */
+				if (c->sack_ok)
+					c->cwnd = c->ssthresh;
+				else
+					c->cwnd = c->ssthresh < flight + c->mss ? c->ssthresh
+										: flight + c->mss;
 				c->in_recovery = false;
+			} else if (c->sack_ok) {
+				/* Partial (RFC 6675 (B)): tcp_output resends the
+				 * holes the scoreboard now shows. */
+				tcp_rto_arm(c);
 			} else {
 				/* Partial: retransmit the next hole, deflate. */
 				tcp_retransmit_first(c);
@@ -524,17 +585,15 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_seg *s)
 				c->cwnd += c->mss;
 				tcp_rto_arm(c);
 			}
-		} else if (c->cwnd < c->ssthresh) {
-			c->cwnd += acked < c->mss ? acked : c->mss;
 		} else {
-			uint32_t inc = (uint32_t)((uint64_t)c->mss * c->mss / (c->cwnd ? c->cwnd : 1));
-			c->cwnd += inc ? inc : 1;
+			tcp_cc_ack(c, acked);
 		}
 		c->dupacks = 0;
 		if (c->snd_una == c->snd_max)
 			tcp_timer_clear(c, TCP_T_RTO);
 		else if (!c->in_recovery)
 			tcp_rto_arm(c);
+		tcp_tlp_arm(c);
 		if (fin_acked) {
 			switch (c->state) {
 			case TCP_FIN_WAIT_1:
@@ -551,21 +610,36 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_seg *s)
 				break;
 			}
 		}
-	} else if (ack == c->snd_una && s->len == 0 && !(s->flags & (TCP_F_SYN | TCP_F_FIN)) &&
-		   wnd == c->snd_wnd && c->snd_max != c->snd_una) {
+	} else if (c->sack_ok && s->nsack && ack == c->snd_una) {
+		sacked = tcp_sack_input(c, s);
+	}
+	if (sacked)
+		tcp_sack_check_rxt(c);
+	if (c->sack_ok && s->nsack)
+		tcp_sack_undo_check(c);
+	/* A duplicate ACK (RFC 5681 section 2); with SACK also any ACK that
+	 * SACKs new bytes (RFC 6675 section 2), cumulative or not. */
+	dup = ack == c->snd_una && s->len == 0 && !(s->flags & (TCP_F_SYN | TCP_F_FIN)) &&
+	      wnd == c->snd_wnd && c->snd_max != c->snd_una && !advanced;
+	if (c->sack_ok) {
+		if ((dup || sacked) && c->snd_max != c->snd_una) {
+			TCP_STAT(dup_acks);
+			if (!c->in_recovery && !c->rto_recovery) {
+				c->dupacks++;
+				if (c->dupacks >= 3 ||
+				    seq_gt(tcp_sb_lost_edge(&c->sb, c->snd_una,
+							    c->mss - (c->ts_ok ? 12u : 0u)),
+					   c->snd_una))
+					fast_retransmit(c);
+			}
+		}
+	} else if (dup) {
 		TCP_STAT(dup_acks);
 		c->dupacks++;
-		if (c->dupacks == 3 && !c->in_recovery) {
-			uint32_t flight = c->snd_max - c->snd_una;
-			c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
-			c->recover = c->snd_max;
-			c->in_recovery = true;
-			TCP_STAT(fast_retrans);
-			tcp_retransmit_first(c);
-			c->cwnd = c->ssthresh + 3u * c->mss;
-		} else if (c->dupacks > 3 && c->in_recovery) {
+		if (c->dupacks == 3 && !c->in_recovery)
+			fast_retransmit(c);
+		else if (c->dupacks > 3 && c->in_recovery)
 			c->cwnd += c->mss;
-		}
 	}
 	/* Window update (RFC 9293 3.10.7.4: SND.WL1 / SND.WL2). */
 	if (seq_lt(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && seq_le(c->snd_wl2, ack))) {
@@ -657,6 +731,8 @@ static bool deliver(struct tcp_conn *c, struct pkt **pp)
 	c->rcv_nxt += len;
 	if (c->opts.manual_recv)
 		c->held += len;
+	else
+		tcp_rcv_autotune(c, len);
 	p->qnext = NULL;
 	if (c->app_owned && c->h.recv) {
 		c->h.recv(c->ctx, c, p);
@@ -664,6 +740,41 @@ static bool deliver(struct tcp_conn *c, struct pkt **pp)
 	}
 	pkt_free(p);
 	return true;
+}
+
+/* Receive-window auto-tuning: once per receiver RTT, compare the bytes
+ * delivered in it (the bandwidth-delay product the sender achieved) with
+ * the buffer; a sender that filled more than half of it may be limited by
+ * our window, so the buffer grows to twice what it delivered, up to
+ * rcvbuf_max and what the window scale can express.  Only for connections
+ * whose app consumes in recv (manual_recv apps size their own window).
+ * Cost: a few compares per delivered chain. */
+void tcp_rcv_autotune(struct tcp_conn *c, uint32_t delivered)
+{
+	uint32_t now = tcp_now_ms(), rtt_ms, cap, want;
+
+	if (c->rcvbuf_max <= c->rcvbuf)
+		return;
+	if (!c->rs_start_ms) {
+		c->rs_start_ms = now ? now : 1;
+		c->rs_bytes = 0;
+	}
+	c->rs_bytes += delivered;
+	rtt_ms = (c->rcv_rtt_us ? c->rcv_rtt_us : c->srtt_us) / 1000u;
+	if (now - c->rs_start_ms < (rtt_ms ? rtt_ms : 1u))
+		return;
+	cap = c->ws_ok ? 0xffffu << c->rcv_wscale : 0xffffu;
+	if (cap > c->rcvbuf_max)
+		cap = c->rcvbuf_max;
+	if (c->rs_bytes > c->rcvbuf / 2 && c->rcvbuf < cap) {
+		want = c->rs_bytes > cap / 2 ? cap : 2u * c->rs_bytes;
+		if (want > c->rcvbuf) {
+			c->rcvbuf = want;
+			TCP_STAT(rcvbuf_grown);
+		}
+	}
+	c->rs_start_ms = now ? now : 1;
+	c->rs_bytes = 0;
 }
 
 /* Delivers what the out-of-order queue holds from rcv_nxt on. */
@@ -959,6 +1070,14 @@ static void conn_input(struct tcp_conn *c, const struct tcp_seg *s, struct pkt *
 	    seq_ge(s->tsval, c->ts_recent)) {
 		c->ts_recent = s->tsval;
 		c->ts_recent_ns = tcp_now();
+	}
+	/* The receiver's RTT for auto-tuning: how long ago we sent the
+	 * TSval a data segment echoes. */
+	if (c->ts_ok && s->has_ts && s->tsecr && s->len) {
+		uint32_t d = tcp_now_ms() + c->ts_off - s->tsecr;
+		if (d < 60000u)
+			c->rcv_rtt_us = c->rcv_rtt_us ? (7u * c->rcv_rtt_us + d * 1000u) / 8u
+						      : d * 1000u;
 	}
 	if (c->state == TCP_SYN_RECEIVED) {
 		if (seq_le(s->ack, c->snd_una) || seq_gt(s->ack, c->snd_max)) {

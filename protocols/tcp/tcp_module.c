@@ -62,6 +62,8 @@ static struct tcp_config tcp_pending = {       /* for the next start */
 	.retries = 15,
 	.sndbuf = 262144,
 	.rcvbuf = 262144,
+	.rcvbuf_max = 4u << 20,
+	.cc = TCP_CC_NEWRENO,
 	.backlog = 128,
 	.mss = 0,
 	.challenge_ack_limit = 1000,
@@ -81,7 +83,7 @@ int tcp_config_set(const struct tcp_config *c)
 {
 	if (!c || !c->max_conns || !c->pool_bufs || !c->rto_min_ms ||
 	    c->rto_min_ms > c->rto_max_ms || !c->rto_initial_ms || !c->sndbuf || !c->rcvbuf ||
-	    !c->backlog || (c->mss && c->mss < 64))
+	    !c->backlog || (c->mss && c->mss < 64) || c->cc > TCP_CC_CUBIC)
 		return TCP_EINVAL;
 	tcp_pending = *c;
 	if (tcp_g.running) {

@@ -17,6 +17,7 @@
 #include "kernel/sal/sal.h"
 #include "netgraph/iface.h"
 #include "protocols/inet/inet.h"
+#include "protocols/ether/ether_wire.h"
 #include "protocols/ip/ip.h"
 
 uint32_t tcp_pseudo_sum(uint32_t src, uint32_t dst, uint16_t len)
@@ -217,9 +218,21 @@ static void seg_emit(struct pkt *p, const struct seg_out *s)
 	if (s->optlen)
 		memcpy((uint8_t *)th + TCP_HDR_LEN, s->opt, s->optlen);
 	tlen = pkt_len(p);
-	ip_put16(th->csum, csum_fold(pkt_csum_partial(p, 0, tlen,
-						      tcp_pseudo_sum(s->src, s->dst, (uint16_t)tlen))));
-	p->csum = PKT_CSUM_NONE;
+	if (p->gso_type != PKT_GSO_NONE) {
+		/* The device sums each piece: leave it the pseudo-header sum
+		 * over the whole length (netgraph/pkt.h), counted from an
+		 * Ethernet header in front of a 20-byte IP header, as the
+		 * layers below expect. */
+		ip_put16(th->csum, (uint16_t)~csum_fold(tcp_pseudo_sum(s->src, s->dst,
+									(uint16_t)tlen)));
+		p->csum = PKT_CSUM_PARTIAL;
+		p->csum_start = (uint16_t)(ETHER_HDR_LEN + IP_HDR_MIN);
+		p->csum_offset = 16;
+	} else {
+		ip_put16(th->csum, csum_fold(pkt_csum_partial(
+					   p, 0, tlen, tcp_pseudo_sum(s->src, s->dst, (uint16_t)tlen))));
+		p->csum = PKT_CSUM_NONE;
+	}
 	TCP_STAT(out_segs);
 	if (s->flags & TCP_F_RST)
 		TCP_STAT(out_rsts);
@@ -261,11 +274,64 @@ static bool sq_copy(struct tcp_conn *c, uint32_t off, uint8_t *dst, uint32_t n)
 	return n == 0;
 }
 
+/* --- segmentation offload (TSO) hook ------------------------------------------------------
+ * With TSO on the connection's interface (ng_iface.gso_max) a segment of new
+ * data carries up to a 64 KiB IP datagram's worth of payload in whole MSS
+ * units, marked PKT_GSO_TCPV4 with gso_size the payload one wire segment
+ * holds; the device cuts it (or IP does, in software, if the route moved
+ * to an interface without TSO).  Retransmissions stay MSS-sized. */
+static const struct ng_iface *tso_iface(const struct tcp_conn *c)
+{
+	const struct ng_iface *ifp = c->ifindex ? ng_iface_get(c->ifindex) : NULL;
+
+	return ifp && ifp->gso_max && ifp->gso_pool ? ifp : NULL;
+}
+
+/* The payload bytes of the next new segment, given len the windows and
+ * the queue allow and mss the full-segment payload. */
+static uint32_t tso_len(const struct tcp_conn *c, uint32_t len, uint32_t mss)
+{
+	const struct ng_iface *ifp;
+	uint32_t max;
+
+	if (len <= mss)
+		return len;
+	if (!(ifp = tso_iface(c)))
+		return mss;
+	max = ifp->gso_max - IP_HDR_MIN - 60;   /* 60: the longest TCP header */
+	if (len > max)
+		len = max;
+	return len - len % mss;
+}
+
+/* A buffer for a segment of len payload bytes: a large one past the size
+ * of a standard buffer (only TSO makes such segments). */
+static struct pkt *seg_alloc(const struct tcp_conn *c, uint32_t len)
+{
+	const struct ng_iface *ifp;
+
+	if (len > PKT_BUF_DEFAULT && (ifp = tso_iface(c)))
+		return pkt_alloc(ifp->gso_pool);
+	return pkt_alloc(tcp_g.pool);
+}
+
+/* Marks a segment longer than one wire segment for the device to cut;
+ * optlen: the option bytes every piece repeats. */
+static void seg_mark_gso(struct pkt *p, const struct tcp_conn *c, uint32_t len, unsigned optlen)
+{
+	uint32_t piece = c->mss > optlen ? c->mss - optlen : 1;
+
+	if (len > piece && tso_iface(c)) {
+		p->gso_type = PKT_GSO_TCPV4;
+		p->gso_size = (uint16_t)piece;
+	}
+}
+
 bool tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	uint8_t opt[40];
 	unsigned optlen = 0;
-	struct pkt *p = pkt_alloc(tcp_g.pool);
+	struct pkt *p = seg_alloc(c, len);
 	struct seg_out s = {
 		.src = c->laddr, .dst = c->raddr, .sport = c->lport, .dport = c->rport,
 		.seq = seq, .ack = c->rcv_nxt, .flags = flags, .ifindex = c->ifindex,
@@ -281,14 +347,28 @@ bool tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 			pkt_free(p);
 			return false;
 		}
-		if (seq_lt(seq, c->snd_max))
+		if (seq_lt(seq, c->snd_max)) {
 			TCP_STAT(retrans_segs);
+			tcp_g.st.retrans_bytes += len;
+			c->retrans_total++;
+		}
 	}
 	if (c->ts_ok)
 		optlen = put_ts(opt, tcp_now_ms() + c->ts_off, c->ts_recent);
 	if (c->sack_ok && c->ooo && (flags & TCP_F_ACK)) {
 		uint32_t blk[4][2];
-		unsigned nb = sack_blocks(c, blk, c->ts_ok ? 3 : 4);
+		/* Options and data share the MSS (RFC 6691): a segment of one
+		 * MSS carries only the blocks that still fit, so it is never
+		 * longer than the path takes.  A TSO segment's pieces shrink
+		 * instead (seg_mark_gso). */
+		unsigned max = c->ts_ok ? 3 : 4;
+		if (len && len <= c->mss) {
+			uint32_t room = c->mss - len > optlen ? c->mss - len - optlen : 0;
+			unsigned fit = room >= 12 ? (room - 4) / 8 : 0;
+			if (fit < max)
+				max = fit;
+		}
+		unsigned nb = max ? sack_blocks(c, blk, max) : 0;
 		if (nb) {
 			opt[optlen++] = TCP_OPT_NOP;
 			opt[optlen++] = TCP_OPT_NOP;
@@ -304,6 +384,7 @@ bool tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 	}
 	s.opt = opt;
 	s.optlen = optlen;
+	seg_mark_gso(p, c, len, optlen);
 	s.win = window_field(c);
 	if (flags & TCP_F_ACK) {
 		c->last_ack_sent = c->rcv_nxt;
@@ -441,23 +522,33 @@ static uint32_t eff_mss(const struct tcp_conn *c)
 	return m ? m : 1;
 }
 
-void tcp_output(struct tcp_conn *c)
+/* New data from snd_nxt on, as the windows allow.  rec: in SACK
+ * recovery, where cwnd is measured against the pipe (RFC 6675) rather
+ * than against everything in flight; extra: bytes allowed beyond cwnd
+ * (limited transmit, the loss probe); max_segs: stop after that many
+ * segments (0: no bound). */
+static void output_new(struct tcp_conn *c, bool rec, uint32_t extra, unsigned max_segs)
 {
 	uint32_t mss = eff_mss(c);
+	unsigned segs = 0;
 
-	if (!can_send_data(c))
-		return;
 	for (;;) {
 		uint32_t data_end = c->snd_una + c->sq_bytes;
 		uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-		uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
 		uint32_t inflight = c->snd_nxt - c->snd_una;
-		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
-		uint32_t len = avail < usable ? avail : usable;
+		uint32_t usable = c->snd_wnd > inflight ? c->snd_wnd - inflight : 0;
+		uint32_t cw = c->cwnd + extra;
+		uint32_t croom = rec ? tcp_sack_room(c) : cw > inflight ? cw - inflight : 0;
+		uint32_t len;
+
+		if (max_segs && segs == max_segs)
+			return;
+		if (croom < usable)
+			usable = croom;
+		len = avail < usable ? avail : usable;
 		uint8_t flags = TCP_F_ACK;
 
-		if (len > mss)
-			len = mss;
+		len = tso_len(c, len, mss);
 		if (len == 0) {
 			if (avail == 0 && c->app_closed && c->snd_nxt == data_end) {
 				tcp_send_seg(c, c->snd_nxt, 0, TCP_F_ACK | TCP_F_FIN);
@@ -495,6 +586,7 @@ void tcp_output(struct tcp_conn *c)
 		}
 		if (!tcp_send_seg(c, c->snd_nxt, len, flags))
 			return;
+		segs++;
 		c->snd_nxt += len;
 		if (flags & TCP_F_FIN) {
 			c->fin_sent = true;
@@ -505,7 +597,38 @@ void tcp_output(struct tcp_conn *c)
 		c->deadline[TCP_T_PERSIST] = 0;
 		if (!c->deadline[TCP_T_RTO])
 			tcp_rto_arm(c);
+		if (!rec)
+			tcp_tlp_arm(c);
 	}
+}
+
+/* NextSeg's order (RFC 6675 section 4): lost holes first, then new data,
+ * then holes not yet deemed lost and the rescue retransmission. */
+void tcp_output(struct tcp_conn *c)
+{
+	bool rec;
+
+	if (!can_send_data(c))
+		return;
+	rec = tcp_sack_recovering(c);
+	if (rec)
+		tcp_sack_retransmit(c, true, eff_mss(c));
+	/* Limited transmit (RFC 3042): a new segment on each of the first
+	 * two duplicate ACKs, so a small window still gets its three. */
+	output_new(c, rec, !c->in_recovery && c->dupacks < 3 ? c->dupacks * eff_mss(c) : 0, 0);
+	if (rec && tcp_sack_recovering(c))
+		tcp_sack_retransmit(c, false, eff_mss(c));
+}
+
+bool tcp_output_probe(struct tcp_conn *c)
+{
+	uint32_t before = c->snd_max, inflight = c->snd_nxt - c->snd_una;
+
+	if (!can_send_data(c) || c->snd_nxt != c->snd_max)
+		return false;
+	output_new(c, false, inflight + eff_mss(c) > c->cwnd ? inflight + eff_mss(c) - c->cwnd : 0,
+		   1);
+	return c->snd_max != before;
 }
 
 /* Fast retransmit: the first unacknowledged segment, without moving

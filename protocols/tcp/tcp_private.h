@@ -28,10 +28,24 @@ enum tcp_timer_kind {
 	TCP_T_DELACK,
 	TCP_T_KEEP,
 	TCP_T_2MSL,         /* TIME_WAIT, and FIN_WAIT_2 after close */
+	TCP_T_TLP,          /* tail loss probe (RFC 8985 section 7) */
 	TCP_T_N
 };
 
 #define TCP_SACK_MAX 4
+
+/* The sender's SACK scoreboard (RFC 6675 section 3): the ranges the peer
+ * reported as received above snd_una, sorted, disjoint and not adjacent,
+ * in a fixed array inside the connection block (no allocation on the
+ * packet path).  When a new range finds the array full, the lowest range
+ * is forgotten: at worst its bytes are retransmitted once more. */
+#define TCP_SB_MAX 32
+
+struct tcp_sb {
+	uint32_t s[TCP_SB_MAX], e[TCP_SB_MAX];
+	uint8_t n;
+	uint32_t sacked;            /* bytes in the ranges */
+};
 
 /* A segment as input parsed it. */
 struct tcp_seg {
@@ -48,6 +62,8 @@ struct tcp_seg {
 	uint16_t mss;
 	uint8_t ws;
 	uint32_t tsval, tsecr;
+	uint8_t nsack;              /* SACK blocks, as sent (unchecked) */
+	uint32_t sack[TCP_SACK_MAX][2];
 };
 
 struct tcp_listener {
@@ -94,7 +110,26 @@ struct tcp_conn {
 	uint8_t snd_wscale, rcv_wscale;
 	bool ws_ok, ts_ok, sack_ok;
 	bool in_recovery;
+	bool rto_recovery;              /* SACK: after an RTO, until snd_una >= recover */
 	uint8_t dupacks;
+	uint8_t cc;                     /* enum tcp_cc */
+	struct tcp_sb sb;               /* SACK scoreboard (sack_ok only) */
+	uint32_t high_rxt, rescue_rxt;  /* RFC 6675 HighRxt, RescueRxt */
+	bool rescue_done;               /* the one rescue of this recovery was sent */
+	bool tlp_out;                   /* a loss probe was sent, no ACK since */
+	bool tlp_rxt;                   /* ... and it was a retransmission */
+	uint8_t rxt_timeouts;           /* recovery timer firings this recovery */
+	/* D-SACK undo (RFC 3708): the window before the last fast recovery,
+	 * its retransmissions and the D-SACKs reporting them as needless */
+	uint32_t undo_cwnd, undo_ssthresh;
+	uint16_t undo_rxt, undo_dsacks;
+	uint32_t tlp_end;               /* its end */
+	uint32_t rxt_mark;              /* snd_max at the latest retransmission */
+	uint64_t rxt_ns;                /* when it was sent; 0: none pending */
+
+	/* CUBIC (RFC 9438): windows in bytes, times on TCP's clock in ms */
+	uint32_t cu_wmax, cu_prior, cu_west, cu_k_ms, cu_epoch_ms;
+	uint32_t cu_acc, cu_west_acc;   /* remainders of the per-ACK growth */
 	struct pkt *sq_head, *sq_tail;  /* queue from snd_una on, linked by qnext */
 	uint32_t sq_bytes;              /* bytes in the queue (FIN not counted) */
 	struct pkt *sq_cur;             /* cursor for output: a queued packet */
@@ -123,6 +158,9 @@ struct tcp_conn {
 	uint32_t ooo_last;              /* seq of the latest out-of-order arrival */
 	uint8_t ack_pending;            /* segments received since our last ACK */
 	bool fin_rcvd;
+	/* receive-window auto-tuning: bytes delivered since rs_start_ms */
+	uint32_t rcvbuf_max;            /* the cap rcvbuf may grow to */
+	uint32_t rs_bytes, rs_start_ms, rcv_rtt_us;
 
 	/* timers */
 	uint64_t deadline[TCP_T_N];     /* TCP clock, ns; 0: off */
@@ -172,6 +210,9 @@ uint32_t tcp_cookie_make(const struct tcp_seg *s, unsigned mss_idx);
 int tcp_cookie_check(const struct tcp_seg *s, uint32_t cookie);
 extern const uint16_t tcp_cookie_mss[8];
 void tcp_conn_init(struct tcp_conn *c);    /* defaults for a fresh block */
+/* Fills c->opts' zero fields from the config and sets rcvbuf, its cap and
+ * the congestion control from them. */
+void tcp_conn_opts_fill(struct tcp_conn *c);
 /* Moves c to state s, keeping the counters right. */
 void tcp_set_state(struct tcp_conn *c, enum tcp_state s);
 /* Calls closed (when the app holds c) and frees c (or parks it). */
@@ -202,7 +243,89 @@ void tcp_send_synack_cookie(const struct tcp_seg *s, uint32_t iss, uint16_t mss,
 uint32_t tcp_rcv_window(struct tcp_conn *c);   /* unscaled bytes we can take */
 uint16_t tcp_mss_for(uint16_t ifindex, uint32_t raddr);
 void tcp_retransmit_first(struct tcp_conn *c);
+/* One new segment beyond cwnd (the loss probe); false when none can go. */
+bool tcp_output_probe(struct tcp_conn *c);
 bool tcp_challenge_ok(void);
+
+/* tcp_sack.c: the scoreboard and RFC 6675's queries.  Every function
+ * costs O(TCP_SB_MAX) at most and allocates nothing.  una/max are the
+ * connection's snd_una and snd_max (HighACK and HighData + 1). */
+void tcp_sb_clear(struct tcp_sb *sb);
+/* Adds [s, e) clipped to [una, max); returns the bytes newly SACKed. */
+uint32_t tcp_sb_add(struct tcp_sb *sb, uint32_t s, uint32_t e, uint32_t una, uint32_t max);
+/* Forgets everything below una (a cumulative ACK moved). */
+void tcp_sb_ack(struct tcp_sb *sb, uint32_t una);
+bool tcp_sb_sacked(const struct tcp_sb *sb, uint32_t seq);
+/* Bytes not SACKed in [a, b). */
+uint32_t tcp_sb_holes(const struct tcp_sb *sb, uint32_t a, uint32_t b);
+/* The sequence below which every un-SACKed byte counts as lost
+ * (IsLost, RFC 6675 section 4, with DupThresh 3: three SACKed ranges or
+ * more than 2 * smss SACKed bytes above it); una when none is. */
+uint32_t tcp_sb_lost_edge(const struct tcp_sb *sb, uint32_t una, uint32_t smss);
+/* RFC 6675 SetPipe: un-SACKed bytes not lost, plus those retransmitted
+ * (below high_rxt); lost_edge as above. */
+uint32_t tcp_sb_pipe(const struct tcp_sb *sb, uint32_t una, uint32_t max, uint32_t lost_edge,
+		     uint32_t high_rxt);
+/* The first un-SACKed byte in [from, to), and in *len how many follow it
+ * up to the next SACKed range or to; false when there is none. */
+bool tcp_sb_next_hole(const struct tcp_sb *sb, uint32_t from, uint32_t to, uint32_t *seq,
+		      uint32_t *len);
+/* The SACK blocks of segment s: D-SACKs and blocks outside [snd_una,
+ * snd_max] are ignored (counted), the rest enter the scoreboard.  Returns
+ * the bytes newly SACKed. */
+uint32_t tcp_sack_input(struct tcp_conn *c, const struct tcp_seg *s);
+/* RFC 3708: when D-SACKs covered every retransmission of the last fast
+ * recovery, the loss was reordering: recovery ends and cwnd and ssthresh
+ * go back to what they were before it. */
+void tcp_sack_undo_check(struct tcp_conn *c);
+/* The window a sender in recovery may still fill: cwnd - pipe, or 0. */
+uint32_t tcp_sack_room(struct tcp_conn *c);
+bool tcp_sack_recovering(const struct tcp_conn *c);
+/* Loss recovery starts (the caller set ssthresh and cwnd): HighRxt from
+ * snd_una, and the first hole (the segment at snd_una) resent now. */
+void tcp_sack_enter(struct tcp_conn *c);
+/* NextSeg rules 1, 3 and 4 (section 4): sends retransmissions while the
+ * room allows.  lost_only: rule 1 only. */
+void tcp_sack_retransmit(struct tcp_conn *c, bool lost_only, uint32_t seglen);
+
+/* RACK's rule for retransmissions (RFC 8985 section 6.2, per round
+ * rather than per segment): data sent after the latest retransmission
+ * was SACKed, a reordering window after it, while holes we retransmitted
+ * remain: those retransmissions are lost and go out again. */
+void tcp_sack_check_rxt(struct tcp_conn *c);
+/* Tail loss probe (RFC 8985 section 7): armed after new data or an ACK
+ * that advances, when SACK is on and no recovery runs; PTO = 2 SRTT, at
+ * least 10 ms, plus 50 ms with one segment in flight (the peer may delay
+ * its ACK).  On firing: one new segment if the peer's window allows, else
+ * the last segment again.  In recovery the same timer, armed at each
+ * retransmission, is RACK's reordering timer for the case where nothing
+ * sent later can be SACKed: when it fires with retransmissions still
+ * unacknowledged they count as lost and go again (at most
+ * TCP_RXT_TIMEOUTS times per recovery; then the RTO, with its backoff,
+ * takes over). */
+#define TCP_RXT_TIMEOUTS 4
+void tcp_tlp_arm(struct tcp_conn *c);
+void tcp_tlp_fire(struct tcp_conn *c);
+
+/* tcp_cc.c: congestion control (NewReno RFC 5681/6582, CUBIC RFC 9438) */
+void tcp_cc_init(struct tcp_conn *c);
+/* acked bytes newly acknowledged outside recovery: grow cwnd. */
+void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
+/* A loss was detected (fast retransmit): sets ssthresh (and CUBIC's
+ * W_max and epoch); cwnd is the caller's business. */
+void tcp_cc_loss(struct tcp_conn *c);
+/* An RTO: ssthresh as for a loss, cwnd one segment. */
+void tcp_cc_rto(struct tcp_conn *c);
+/* The last loss was spurious: CUBIC's W_max goes back to before it. */
+void tcp_cc_undo(struct tcp_conn *c);
+/* CUBIC's window W_cubic(t) = C (t - K)^3 + W_max in bytes (C = 0.4, t
+ * and K in ms, smss the segment size), and K for a window that fell from
+ * wmax to cwnd.  Exposed for the unit tests. */
+uint32_t tcp_cubic_w(uint32_t wmax, uint32_t k_ms, uint32_t t_ms, uint32_t smss);
+uint32_t tcp_cubic_k_ms(uint32_t wmax, uint32_t cwnd, uint32_t smss);
+
+/* tcp_input.c: receive-window auto-tuning, called for delivered bytes */
+void tcp_rcv_autotune(struct tcp_conn *c, uint32_t delivered);
 
 /* tcp_timer.c */
 void tcp_timer_set(struct tcp_conn *c, enum tcp_timer_kind k, uint64_t delay_ns);

@@ -115,14 +115,30 @@ static void rto_fired(struct tcp_conn *c)
 	}
 	if (c->snd_una == c->snd_max) /* nothing outstanding */
 		return;
-	uint32_t flight = c->snd_max - c->snd_una;
-	c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
-	c->cwnd = c->mss;
+	tcp_cc_rto(c);
+	c->deadline[TCP_T_TLP] = 0;
+	c->tlp_out = false;
+	c->undo_rxt = 0;        /* no undo across a timeout */
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->recover = c->snd_max;
 	c->rtt_start_ns = 0;    /* Karn: no sample from retransmitted data */
-	c->snd_nxt = c->snd_una;
+	if (c->sack_ok) {
+		/* RFC 6675 5.1: recovery after the timeout keeps using the
+		 * scoreboard and resends every un-SACKed byte below recover in
+		 * order.  A scoreboard range at snd_una means the peer reneged
+		 * (RFC 2018 section 8): then the scoreboard is cleared and
+		 * everything goes again (go-back-N).  A sixth timeout in a row
+		 * clears it too, in case the peer reneged on something else. */
+		if (c->nrexmit > 5 || (c->sb.n && c->sb.s[0] == c->snd_una))
+			tcp_sb_clear(&c->sb);
+		c->rto_recovery = true;
+		c->high_rxt = c->snd_una;
+		c->rescue_done = true;
+		c->rxt_timeouts = 0;
+	} else {
+		c->snd_nxt = c->snd_una;
+	}
 	tcp_output(c);
 	tcp_rto_arm(c);
 }
@@ -188,6 +204,9 @@ void tcp_conn_timers(struct tcp_conn *c, uint64_t now)
 			break;
 		case TCP_T_2MSL:
 			tcp_conn_done(c, TCP_R_CLOSED);
+			break;
+		case TCP_T_TLP:
+			tcp_tlp_fire(c);
 			break;
 		}
 	}

@@ -5,7 +5,12 @@
  * sent inside an Ethernet header with EtherType 0x0800 on a fake
  * interface.  Mode bits: 0 fix the header checksum (so the fuzzer gets past
  * it), 1 forwarding on, 2 advance the fake clock by 31 s first (reassembly
- * timeouts), 3 fix the total length to the datagram's size.
+ * timeouts), 3 fix the total length to the datagram's size, 4 mark the
+ * frame as a coalesced TCP/IPv4 one (the GSO fields a driver with tso sets)
+ * with gso_size 64, 536, 1000 or 1460 by bits 6-7, 5 give the forwarding
+ * interface (MTU 576) TSO: forwarded GSO packets are then cut in software
+ * (bit 5 clear) or handed down whole or cut because a piece does not fit
+ * (bit 5 set).
  *
  * Reassembly state is deliberately kept across inputs, so fragments of one
  * input meet those of earlier ones.  Invariant after every input: the only
@@ -29,6 +34,15 @@ static uint64_t fake_now = 1;
 static uint64_t fz_clock(void) { return fake_now; }
 
 static struct ng_iface *ifs[2];
+
+/* What a driver with tso sets on a coalesced frame. */
+static void set_gso(struct pkt *p, void *arg)
+{
+	static const uint16_t sizes[4] = {64, 536, 1000, 1460};
+	uint8_t mode = *(const uint8_t *)arg;
+	p->gso_type = PKT_GSO_TCPV4;
+	p->gso_size = sizes[mode >> 6];
+}
 
 static void init_once(void)
 {
@@ -84,7 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ip_reass_expire(fake_now);
 		}
 		fake_now += 1000;
-		if (!fz_input(ifs[0], f, 14 + n, NULL, NULL))
+		ifs[1]->gso_max = (mode & 0x20) ? 65535 : 0;
+		ifs[1]->tx_csum_offload = (mode & 0x20) != 0;
+		if (!fz_input(ifs[0], f, 14 + n, (mode & 0x10) ? set_gso : NULL, &mode))
 			break;
 	}
 	struct ip_stats st;

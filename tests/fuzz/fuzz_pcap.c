@@ -2,10 +2,12 @@
  * fuzz_pcap.c - capture files from anywhere: the pcap driver reads the input
  * through libpcap and hands each frame to the graph (no handler is
  * installed, so every frame ends at the Link layer's default and is freed).
- * Also runs the checksum locator and the virtio-net header parser on every
- * frame, since those read frame bytes too.  Any crash, hang or leaked buffer
+ * Also runs the checksum locator and the virtio-net header parser (both
+ * ways, GSO fields included) on every frame, since those read frame bytes
+ * too: the input's first 10 bytes are the header, the rest the frame.  Any crash, hang or leaked buffer
  * is a bug.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +55,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&h, data, sizeof h);
 		struct pkt *pk = pkt_from_bytes(pool, data + sizeof h, size - sizeof h);
 		if (pk) {
-			(void)drv_vnet_to_pkt(&h, pk);
+			bool ok = drv_vnet_to_pkt(&h, pk);
+			/* A refused header leaves no state; an accepted GSO
+			 * frame has a size. */
+			if (!ok && (pk->gso_type != PKT_GSO_NONE || pk->csum != PKT_CSUM_NONE))
+				abort();
+			if (ok && pk->gso_type != PKT_GSO_NONE && pk->gso_size == 0)
+				abort();
+			/* And back, as a driver sending it would: a GSO header
+			 * it writes describes a frame longer than one piece. */
+			struct virtio_net_hdr back;
+			if (drv_vnet_from_pkt(pk, &back) &&
+			    back.gso_type != VIRTIO_NET_HDR_GSO_NONE &&
+			    (back.gso_size != pk->gso_size || back.hdr_len >= pkt_len(pk) ||
+			     pkt_len(pk) - back.hdr_len <= back.gso_size))
+				abort();
 			if (pk->csum == PKT_CSUM_PARTIAL)
 				(void)pkt_csum_complete(pk);
 			pkt_free(pk);

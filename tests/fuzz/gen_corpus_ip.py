@@ -4,12 +4,13 @@ tests/fuzz/corpus/icmp).  Run from anywhere: /usr/bin/python3 gen_corpus_ip.py
 
 fuzz_ip input: frames of [mode:1][len:2][IPv4 datagram]; mode bit 0 fixes
 the header checksum, 1 turns forwarding on, 2 advances the clock 31 s,
-3 fixes the total length.  fuzz_icmp input: [mode:1][bytes] (see the .c).
+3 fixes the total length, 4 marks the frame coalesced TCP/IPv4 (GSO) with
+the size chosen by bits 6-7, 5 gives the forwarding interface TSO.  fuzz_icmp input: [mode:1][bytes] (see the .c).
 """
 import os
 import struct
 
-from scapy.all import ICMP, IP, UDP, Raw, fragment
+from scapy.all import ICMP, IP, TCP, UDP, Raw, fragment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 US, PEER, FAR = "198.18.0.2", "198.18.0.1", "198.19.7.7"
@@ -45,6 +46,10 @@ write("ip", "frag_timeout", frames([frags[0]]) + frames([frags[1]], mode=5))
 write("ip", "forward", frames([IP(src=PEER, dst=FAR, ttl=5) / UDP() / Raw(b"f" * 1000)], 3))
 write("ip", "forward_ttl1", frames([IP(src=PEER, dst=FAR, ttl=1) / UDP()], 3))
 write("ip", "forward_df", frames([IP(src=PEER, dst=FAR, flags="DF") / Raw(b"d" * 1200)], 3))
+gso = IP(src=PEER, dst=FAR, flags="DF") / TCP(sport=5001, dport=80, flags="PA", seq=1) / \
+    Raw(b"g" * 1460)
+write("ip", "forward_gso_sw", frames([gso], 3 | 8 | 0x10 | 0x80))
+write("ip", "forward_gso_tso", frames([gso], 3 | 8 | 0x10 | 0x20 | 0x40))
 write("ip", "options", frames([IP(src=PEER, dst=US, options=b"\x01\x01\x01\x00") / ICMP()]))
 write("ip", "bad_ihl", frames([IP(src=PEER, dst=US, ihl=4) / ICMP()], 0))
 write("ip", "bad_csum", frames([IP(src=PEER, dst=US, chksum=0x1234) / ICMP()], 0))

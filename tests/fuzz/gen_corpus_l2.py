@@ -59,3 +59,16 @@ write("arp", {
     "conflict": rec(1, arp(1, PEER, ip(198, 18, 0, 2), ZERO, ip(198, 18, 0, 1))),
     "flush": rec(4, b"\x09" + req[1:]) + rec(8, req),
 })
+
+# fuzz_pcap also reads its input as [virtio_net_hdr][frame]: a coalesced
+# TCP/IPv4 frame as a driver with tso receives it (NEEDS_CSUM at 34/16,
+# GSO_TCPV4, gso_size 1448, hdr_len 66).
+tcp_payload = bytes(range(256)) * 20
+iph = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + 32 + len(tcp_payload), 1, 0x4000, 64, 6, 0,
+                  bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2]))
+tcph = struct.pack(">HHIIBBHHH", 5001, 80, 1, 1, 8 << 4, 0x18, 512, 0, 0) + \
+    b"\x01\x01\x08\x0a" + b"\x00" * 8
+vnet = struct.pack("<BBHHHH", 1, 1, 66, 1448, 34, 16)
+d = os.path.join(HERE, "corpus", "pcap")
+with open(os.path.join(d, "vnet_gso"), "wb") as f:
+    f.write(vnet + eth(US, PEER, 0x0800, iph + tcph + tcp_payload))

@@ -1,11 +1,11 @@
-"""UDP echo as a run-time extension: `spin ctl load build/ext/echo.o 7`.
+"""UDP echo as a run-time extension: `spin ctl load build/ext/udp_echo.o 7`.
 
     [client ns: veth-c 198.18.0.1] ---- veth ---- [spin ns: veth-s, spin 198.18.0.2]
 
 spin starts with no service; the build's public key is trusted by the
-config.  Loading the signed echo object binds UDP port 7 (socat gets its
-line back); unloading it removes the binding (a datagram to port 7 then
-gets ICMP port unreachable).  A tampered copy of the object is refused.
+config.  Loading the signed echo object (module "udp_echo") binds UDP port 7
+(socat gets its line back); unloading it removes the binding (a datagram to
+port 7 then gets ICMP port unreachable).  A tampered copy is refused.
 """
 import shutil
 import subprocess
@@ -47,18 +47,18 @@ UNREACH = ("from scapy.all import *\n"
 
 def test_load_echo_then_unload(lab, build_dir, tmp_path):
     cli, p, sock = start(lab, build_dir, tmp_path)
-    obj = str(build_dir / "ext" / "echo.o")
+    obj = str(build_dir / "ext" / "udp_echo.o")
     r = ctl(build_dir, sock, "load", obj, "7")
-    assert r.returncode == 0 and "loaded echo" in r.stdout, (r.stdout, r.stderr)
+    assert r.returncode == 0 and "loaded udp_echo" in r.stdout, (r.stdout, r.stderr)
     assert echo(cli, 41000, "hello extension\n") == "hello extension\n"
     d = ctl(build_dir, sock, "domains")
-    assert "echo object" in d.stdout, d.stdout
-    im = ctl(build_dir, sock, "imports", "echo")
+    assert "udp_echo object" in d.stdout, d.stdout
+    im = ctl(build_dir, sock, "imports", "udp_echo")
     assert "udp_peer" in im.stdout and "(unbound)" not in im.stdout, im.stdout
     ex = ctl(build_dir, sock, "exports")
     assert "udp 1.0" in ex.stdout, ex.stdout
-    r = ctl(build_dir, sock, "unload", "echo")
-    assert r.returncode == 0 and "unloaded echo" in r.stdout, r.stdout
+    r = ctl(build_dir, sock, "unload", "udp_echo")
+    assert r.returncode == 0 and "unloaded udp_echo" in r.stdout, r.stdout
     r = cli.sh("/usr/bin/python3", "-c", UNREACH, timeout=20)
     assert r.stdout.split() == ["3", "3", "7"], r
     assert p.stop() == 0
@@ -68,8 +68,8 @@ def test_load_echo_then_unload(lab, build_dir, tmp_path):
 def test_tampered_object_refused(lab, build_dir, tmp_path):
     cli, p, sock = start(lab, build_dir, tmp_path)
     bad = tmp_path / "echo.o"
-    shutil.copy(build_dir / "ext" / "echo.o", bad)
-    shutil.copy(build_dir / "ext" / "echo.o.sig", str(bad) + ".sig")
+    shutil.copy(build_dir / "ext" / "udp_echo.o", bad)
+    shutil.copy(build_dir / "ext" / "udp_echo.o.sig", str(bad) + ".sig")
     b = bytearray(bad.read_bytes())
     b[len(b) // 2] ^= 0x01
     bad.write_bytes(bytes(b))

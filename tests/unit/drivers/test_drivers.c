@@ -181,6 +181,142 @@ static void test_vnet_bad_offsets(void **state)
 	assert_no_leak();
 }
 
+/* --- virtio-net header: segmentation offload ----------------------------------- */
+/* Ethernet + IPv4 + TCP (with optlen option bytes) and n payload bytes, the
+ * TCP checksum field holding a pseudo-header sum (any value will do here). */
+static size_t tcp4_frame(uint8_t *f, size_t n, unsigned optlen)
+{
+	size_t hl = 14 + 20 + 20 + optlen;
+	memset(f, 0, hl);
+	memcpy(f, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00", 14);
+	f[14] = 0x45;
+	uint16_t iplen = (uint16_t)(20 + 20 + optlen + n);
+	f[16] = (uint8_t)(iplen >> 8);
+	f[17] = (uint8_t)iplen;
+	f[22] = 64;
+	f[23] = 6;
+	f[34 + 12] = (uint8_t)(((20 + optlen) / 4) << 4);
+	f[34 + 13] = 0x10;
+	f[34 + 16] = 0x12;
+	f[34 + 17] = 0x34;
+	for (size_t i = 0; i < n; i++)
+		f[hl + i] = (uint8_t)i;
+	return hl + n;
+}
+
+static void test_vnet_gso_in(void **state)
+{
+	(void)state;
+	static uint8_t f[20000];
+	size_t len = tcp4_frame(f, 15000, 12);
+	struct pkt *p = pkt_from_bytes(pool, f, len);
+	assert_non_null(p);
+	/* A coalesced TCPv4 frame with the ECN bit: type and size kept, the
+	 * ECN bit ignored, the checksum partial. */
+	struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				   .gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN,
+				   .hdr_len = 66, .gso_size = 1448,
+				   .csum_start = 34, .csum_offset = 16};
+	assert_true(drv_vnet_to_pkt(&h, p));
+	assert_int_equal(p->gso_type, PKT_GSO_TCPV4);
+	assert_int_equal(p->gso_size, 1448);
+	assert_int_equal(p->csum, PKT_CSUM_PARTIAL);
+
+	/* GRO output says DATA_VALID instead of NEEDS_CSUM. */
+	h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	assert_true(drv_vnet_to_pkt(&h, p));
+	assert_int_equal(p->gso_type, PKT_GSO_TCPV6);
+	assert_int_equal(p->csum, PKT_CSUM_VERIFIED);
+
+	/* A plain header clears what the last one set. */
+	memset(&h, 0, sizeof(h));
+	assert_true(drv_vnet_to_pkt(&h, p));
+	assert_int_equal(p->gso_type, PKT_GSO_NONE);
+	assert_int_equal(p->gso_size, 0);
+
+	/* UFO, an unknown type and a zero size are refused, state cleared. */
+	h.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	h.gso_size = 1000;
+	assert_false(drv_vnet_to_pkt(&h, p));
+	assert_int_equal(p->gso_type, PKT_GSO_NONE);
+	h.gso_type = 0x42;
+	assert_false(drv_vnet_to_pkt(&h, p));
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h.gso_size = 0;
+	assert_false(drv_vnet_to_pkt(&h, p));
+	assert_int_equal(p->gso_type, PKT_GSO_NONE);
+	/* GSO with a checksum field past the end: refused, nothing kept. */
+	h.gso_size = 1448;
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.csum_start = (uint16_t)(len - 10);
+	h.csum_offset = 16;
+	assert_false(drv_vnet_to_pkt(&h, p));
+	assert_int_equal(p->gso_type, PKT_GSO_NONE);
+	assert_int_equal(p->csum, PKT_CSUM_NONE);
+	pkt_free(p);
+	assert_no_leak();
+}
+
+static void test_vnet_gso_out(void **state)
+{
+	(void)state;
+	static uint8_t f[20000];
+	size_t len = tcp4_frame(f, 15000, 12);
+	struct pkt *p = pkt_from_bytes(pool, f, len);   /* chained: 8 buffers */
+	assert_non_null(p);
+	assert_true(pkt_segments(p) > 1);
+	p->csum = PKT_CSUM_PARTIAL;
+	p->csum_start = 34;
+	p->csum_offset = 16;
+	p->gso_type = PKT_GSO_TCPV4;
+	p->gso_size = 1448;
+	struct virtio_net_hdr h;
+	assert_true(drv_vnet_from_pkt(p, &h));
+	assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(h.gso_size, 1448);
+	assert_int_equal(h.hdr_len, 14 + 20 + 32);
+	assert_int_equal(h.csum_start, 34);
+	assert_int_equal(h.csum_offset, 16);
+
+	/* Back again: the receive side reads what the send side wrote. */
+	struct pkt *q = pkt_from_bytes(pool, f, len);
+	assert_non_null(q);
+	assert_true(drv_vnet_to_pkt(&h, q));
+	assert_int_equal(q->gso_type, PKT_GSO_TCPV4);
+	assert_int_equal(q->gso_size, 1448);
+	assert_int_equal(q->csum, PKT_CSUM_PARTIAL);
+	pkt_free(q);
+
+	/* Payload within one piece: an ordinary frame with NEEDS_CSUM. */
+	p->gso_size = 15000;
+	assert_true(drv_vnet_from_pkt(p, &h));
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+
+	/* Refused: not partial, the checksum not TCP's, size 0, not TCPv4,
+	 * a TCP header that says it is shorter than 20 bytes. */
+	p->gso_size = 1448;
+	p->csum = PKT_CSUM_NONE;
+	assert_false(drv_vnet_from_pkt(p, &h));
+	p->csum = PKT_CSUM_PARTIAL;
+	p->csum_offset = 6;
+	assert_false(drv_vnet_from_pkt(p, &h));
+	p->csum_offset = 16;
+	p->gso_size = 0;
+	assert_false(drv_vnet_from_pkt(p, &h));
+	p->gso_size = 1448;
+	p->gso_type = PKT_GSO_TCPV6;
+	assert_false(drv_vnet_from_pkt(p, &h));
+	p->gso_type = PKT_GSO_TCPV4;
+	uint8_t bad = 0x40;
+	assert_true(pkt_copy_in(p, 34 + 12, &bad, 1));
+	assert_false(drv_vnet_from_pkt(p, &h));
+	pkt_free(p);
+	assert_no_leak();
+}
+
 /* --- checksum location -------------------------------------------------------- */
 static void test_csum_locate(void **state)
 {
@@ -572,12 +708,23 @@ static void test_tap_afp_bad_config(void **state)
 	assert_int_equal(drv_tap_open(&tc, pool, NULL, &ifp), DRV_EINVAL);
 	tc.ifname = "tap0";
 	assert_int_equal(drv_tap_open(&tc, NULL, NULL, &ifp), DRV_EINVAL);
+	/* TSO needs checksum offload. */
+	tc.tso = tc.sw_csum = true;
+	assert_int_equal(drv_tap_open(&tc, pool, NULL, &ifp), DRV_EINVAL);
 
 	struct drv_afp_config ac = {0};
 	assert_int_equal(drv_afp_open(&ac, pool, NULL, &ifp), DRV_EINVAL);
 	ac.ifname = "spin-no-such-if";
 	assert_int_equal(drv_afp_open(&ac, pool, NULL, &ifp), DRV_ENODEV);
 	ac.mode = (enum drv_afp_mode)7;
+	assert_int_equal(drv_afp_open(&ac, pool, NULL, &ifp), DRV_EINVAL);
+	/* TSO needs checksum offload and the latency ring. */
+	ac.ifname = "lo";
+	ac.mode = DRV_AFP_CAPTURE;
+	ac.tso = true;
+	assert_int_equal(drv_afp_open(&ac, pool, NULL, &ifp), DRV_EINVAL);
+	ac.mode = DRV_AFP_LATENCY;
+	ac.sw_csum = true;
 	assert_int_equal(drv_afp_open(&ac, pool, NULL, &ifp), DRV_EINVAL);
 	assert_string_equal(drv_strerror(DRV_ENODEV), "no such device or file");
 }
@@ -588,6 +735,8 @@ int main(void)
 	    cmocka_unit_test(test_vnet_needs_csum),
 	    cmocka_unit_test(test_vnet_data_valid_and_none),
 	    cmocka_unit_test(test_vnet_bad_offsets),
+	    cmocka_unit_test(test_vnet_gso_in),
+	    cmocka_unit_test(test_vnet_gso_out),
 	    cmocka_unit_test(test_csum_locate),
 	    cmocka_unit_test(test_csum_finish),
 	    cmocka_unit_test(test_pcap_reader_counts),

@@ -908,6 +908,122 @@ static void test_output(void **state)
 	fk[1].mtu = 1500;
 }
 
+/* --- segmentation offload ------------------------------------------------------------------ */
+/* A TCP segment (20-byte header, n payload bytes from pl, seq 1000, flags
+ * ACK|PSH|FIN) marked for TSO with gso_size piece: what protocols/tcp hands
+ * to IP with TSO on. */
+static struct pkt *gso_seg(const uint8_t *pl, size_t n, uint16_t piece)
+{
+	static uint8_t t[BIG];
+	memset(t, 0, 20);
+	ip_put16(t, 40000);
+	ip_put16(t + 2, 5001);
+	ip_put32(t + 4, 1000);
+	t[12] = 5 << 4;
+	t[13] = 0x19;
+	memcpy(t + 20, pl, n);
+	struct pkt *p = pkt_from_bytes(pool, t, 20 + n);
+	assert_non_null(p);
+	p->csum = PKT_CSUM_PARTIAL;
+	p->csum_start = 14 + 20;
+	p->csum_offset = 16;
+	p->gso_type = PKT_GSO_TCPV4;
+	p->gso_size = piece;
+	return p;
+}
+
+static void test_output_gso(void **state)
+{
+	(void)state;
+	static uint8_t pl[20000], fr[BIG];
+	for (size_t i = 0; i < sizeof pl; i++)
+		pl[i] = (uint8_t)(i * 7 + 3);
+	struct ip_send_opts o = {.df = true};
+	struct ip_stats st;
+	struct pkt *p;
+
+	/* A TSO interface: the 20000-byte segment goes down whole, neither
+	 * fragmented nor refused for DF, with a right total length and its
+	 * GSO marks and partial checksum intact for the driver. */
+	fk[1].gso_max = 65535;
+	fk[1].tx_csum_offload = true;
+	ip_stats_get(&st, true);
+	p = gso_seg(pl, sizeof pl, 1460);
+	assert_int_equal(ip_output(&p, PEER1, IP_PROTO_TCP, &o), IP_OUT_OK);
+	assert_int_equal(ncap[1], 1);
+	struct pkt *c = cap[1][0];
+	assert_int_equal(pkt_len(c), 14 + 20 + 20 + sizeof pl);
+	assert_true(pkt_copy_out(c, 0, fr, pkt_len(c)));
+	assert_int_equal(ip_get16(fr + 14 + 2), 20 + 20 + sizeof pl);
+	assert_int_equal(ip_hdr_csum(fr + 14, 20), 0);
+	assert_int_equal(c->gso_type, PKT_GSO_TCPV4);
+	assert_int_equal(c->gso_size, 1460);
+	assert_int_equal(c->csum, PKT_CSUM_PARTIAL);
+	assert_int_equal(c->csum_start, 34);
+	assert_memory_equal(fr + 54, pl, sizeof pl);
+	ip_stats_get(&st, true);
+	assert_int_equal(st.gso_tx, 1);
+	assert_int_equal(st.frag_created, 0);
+	clear_cap();
+
+	/* A piece too big for this MTU: cut here even on a TSO interface. */
+	fk[1].mtu = 576;
+	p = gso_seg(pl, 3000, 1460);
+	assert_int_equal(ip_output(&p, PEER1, IP_PROTO_TCP, &o), IP_OUT_OK);
+	assert_int_equal(ncap[1], (3000 + 535) / 536);
+	clear_cap();
+	fk[1].mtu = 1500;
+
+	/* No TSO: cut in software into MTU-sized TCP segments, each with its
+	 * own id, length, sequence number and a valid checksum, FIN and PSH
+	 * on the last only, and the payload in order. */
+	fk[1].gso_max = 0;
+	fk[1].tx_csum_offload = false;
+	ip_stats_get(&st, true);
+	snap();
+	p = gso_seg(pl, sizeof pl, 1460);
+	assert_int_equal(ip_output(&p, PEER1, IP_PROTO_TCP, &o), IP_OUT_OK);
+	unsigned want = (sizeof pl + 1459) / 1460;
+	assert_int_equal(ncap[1], want);
+	size_t got = 0;
+	uint16_t id0 = 0;
+	for (unsigned i = 0; i < ncap[1]; i++) {
+		c = cap[1][i];
+		assert_true(pkt_len(c) <= 14 + 1500);
+		assert_int_equal(c->gso_type, PKT_GSO_NONE);
+		assert_true(pkt_copy_out(c, 0, fr, pkt_len(c)));
+		const uint8_t *ih = fr + 14, *th = fr + 34;
+		size_t n = pkt_len(c) - 54;
+		assert_int_equal(ip_get16(ih + 2), 40 + n);
+		assert_int_equal(ip_hdr_csum(ih, 20), 0);
+		assert_int_equal(ip_get16(ih + 6) & 0x4000, 0x4000);
+		if (i == 0)
+			id0 = ip_get16(ih + 4);
+		assert_int_equal(ip_get16(ih + 4), (uint16_t)(id0 + i));
+		assert_int_equal(ip_get32(th + 4), 1000 + got);
+		assert_int_equal(th[13], i + 1 == ncap[1] ? 0x19 : 0x10);
+		uint8_t ph[12];
+		memcpy(ph, ih + 12, 8);
+		ph[8] = 0;
+		ph[9] = IP_PROTO_TCP;
+		ip_put16(ph + 10, (uint16_t)(20 + n));
+		assert_int_equal(csum_fold(csum_add(csum_add(0, ph, 12), th, 20 + n)), 0);
+		assert_memory_equal(th + 20, pl + got, n);
+		got += n;
+	}
+	assert_int_equal(got, sizeof pl);
+	assert_int_equal(dropped("ip", IP_DROP_FRAG_NEEDED), 0);
+	ip_stats_get(&st, true);
+	assert_int_equal(st.gso_sw_segs, want);
+	clear_cap();
+
+	/* Marked GSO but not TCP: dropped with its reason. */
+	p = gso_seg(pl, 3000, 1460);
+	assert_int_equal(ip_output(&p, PEER1, 99, &o), IP_OUT_INVAL);
+	assert_int_equal(dropped("ip", IP_DROP_BAD_GSO), 1);
+	assert_int_equal(ncap[1], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -924,6 +1040,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_icmp_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_gso, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

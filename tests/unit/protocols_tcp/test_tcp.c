@@ -588,6 +588,175 @@ static void test_fast_retransmit_and_rto(void **state)
 	assert_int_equal(st.sndq_bytes, 0);
 }
 
+/* RFC 6675 loss recovery against a scripted receiver: ten segments, the
+ * 2nd and 5th lost.  SACKs for the 3rd and 4th count as duplicate ACKs;
+ * the third enters recovery and resends the 2nd only; the 5th (now with
+ * three SACKed segments above it) follows as the window allows, and no
+ * SACKed segment is ever sent again.  Then a timeout while holes remain:
+ * the scoreboard survives it, so only holes go out.  A full ACK ends
+ * recovery. */
+static void put_sack(uint8_t *o, struct seg *sg, const uint32_t (*b)[2], unsigned nb)
+{
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 5;
+	o[3] = (uint8_t)(2 + 8 * nb);
+	for (unsigned i = 0; i < nb; i++) {
+		ip_put32(o + 4 + 8 * i, b[i][0]);
+		ip_put32(o + 8 + 8 * i, b[i][1]);
+	}
+	sg->opt = o;
+	sg->optlen = 4 + 8 * nb;
+}
+
+static void test_sack_recovery(void **state)
+{
+	(void)state;
+	struct out o;
+	struct tcp_stats st;
+	struct tcp_config cf;
+	uint8_t big[10 * 1460], opt[40];
+	static const uint8_t syn_opt[] = {2, 4, 0x05, 0xb4, 1, 1, 4, 2};
+
+	tcp_config_get(&cf);
+	cf.sack = true;
+	tcp_config_set(&cf);
+	tcp_stats_get(&st, true);
+	uint32_t irs = 10, iss = handshake_in(PPORT, irs, syn_opt, sizeof syn_opt);
+	struct tcp_conn *c = app.c;
+	uint32_t base = iss + 1;
+#define SEG(i) (base + 1460u * (i))
+
+	for (unsigned i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 13);
+	struct pkt *p = pkt_from_bytes(pool, big, sizeof big);
+	assert_int_equal(tcp_send(c, &p), TCP_OK);
+	assert_int_equal(nsent, 10);
+	clear_sent();
+	/* Segment 0 arrives, 1 is lost, 2 and 3 arrive: the ACKs SACK them. */
+	struct seg a = {.seq = irs + 1, .ack = SEG(1), .flags = TCP_F_ACK};
+	inject(&a);
+	uint32_t b1[][2] = {{SEG(2), SEG(3)}};
+	put_sack(opt, &a, b1, 1);
+	inject(&a);
+	uint32_t b2[][2] = {{SEG(2), SEG(4)}};
+	put_sack(opt, &a, b2, 1);
+	inject(&a);
+	assert_int_equal(nsent, 0);
+	tcp_stats_get(&st, false);
+	assert_int_equal(st.sack_recoveries, 0);
+	/* 4 lost, 5 arrives: SACK {5}, {2-3}: three segments SACKed above
+	 * segment 1, so it is lost (and this is the third duplicate). */
+	uint32_t b3[][2] = {{SEG(5), SEG(6)}, {SEG(2), SEG(4)}};
+	put_sack(opt, &a, b3, 2);
+	inject(&a);
+	tcp_stats_get(&st, false);
+	assert_int_equal(st.sack_recoveries, 1);
+	assert_int_equal(st.fast_retrans, 1);
+	assert_true(nsent >= 1);
+	parse_out(0, &o);
+	assert_int_equal(o.seq, SEG(1));
+	assert_int_equal(o.len, 1460);
+	assert_memory_equal(o.data, big + 1460, 1460);
+	for (unsigned i = 1; i < nsent; i++) {
+		parse_out(i, &o);
+		assert_true(o.seq != SEG(2) && o.seq != SEG(3) && o.seq != SEG(5));
+	}
+	clear_sent();
+	/* 6..9 arrive: segment 4 now has four SACKed above it: lost, resent
+	 * (when the pipe allows; the ACKs shrink it).  Nothing SACKed goes
+	 * out again. */
+	bool saw4 = false;
+	for (unsigned k = 6; k < 10; k++) {
+		uint32_t bk[][2] = {{SEG(5), SEG(k + 1)}, {SEG(2), SEG(4)}};
+		put_sack(opt, &a, bk, 2);
+		inject(&a);
+		for (unsigned i = 0; i < nsent; i++) {
+			parse_out(i, &o);
+			/* Holes only: 1, 4, or 9 (the rescue retransmission
+			 * of RFC 6675 rule 4 once nothing else is left). */
+			assert_true(o.seq == SEG(1) || o.seq == SEG(4) ||
+				    (o.seq == SEG(9) && k < 9));
+			if (o.seq == SEG(4)) {
+				saw4 = true;
+				assert_memory_equal(o.data, big + 4 * 1460, 1460);
+			}
+		}
+		clear_sent();
+	}
+	assert_true(saw4);
+	/* Silence: the RTO resends the first hole only; the ACK for it
+	 * brings the next hole (4), never a SACKed segment. */
+	advance_ms(1100);
+	tcp_stats_get(&st, false);
+	assert_int_equal(st.rto_expired, 1);
+	assert_int_equal(nsent, 1);
+	parse_out(0, &o);
+	assert_int_equal(o.seq, SEG(1));
+	clear_sent();
+	uint32_t b4[][2] = {{SEG(5), SEG(10)}};
+	put_sack(opt, &a, b4, 1);
+	a.ack = SEG(4);
+	inject(&a);
+	assert_true(nsent >= 1);
+	for (unsigned i = 0; i < nsent; i++) {
+		parse_out(i, &o);
+		assert_int_equal(o.seq, SEG(4));
+	}
+	clear_sent();
+	/* Everything acknowledged: recovery over, the queue empty. */
+	struct seg all = {.seq = irs + 1, .ack = SEG(10), .flags = TCP_F_ACK};
+	inject(&all);
+	struct tcp_conn_info ci[4];
+	unsigned n = tcp_conn_list(ci, 4);
+	assert_true(n >= 2);
+	assert_true(ci[1].sack);
+	assert_int_equal(ci[1].snd_una, SEG(10));
+	assert_int_equal(ci[1].sndq, 0);
+	tcp_stats_get(&st, false);
+	assert_int_equal(st.sndq_bytes, 0);
+	assert_int_equal(st.fast_retrans, 1);
+#undef SEG
+}
+
+/* Recovery entry and exit without SACK, and with SACK on the same
+ * losses: both end with cwnd at or below ssthresh after the full ACK. */
+static void test_recovery_exit_cubic(void **state)
+{
+	(void)state;
+	struct tcp_stats st;
+	uint8_t big[10 * 1460];
+	static const uint8_t mss[] = {2, 4, 0x05, 0xb4};
+
+	memset(big, 7, sizeof big);
+	tcp_stats_get(&st, true);
+	uint32_t irs = 10, iss = handshake_in(PPORT, irs, mss, sizeof mss);
+	struct tcp_conn *c = app.c;
+	assert_int_equal(tcp_set_cc(c, TCP_CC_CUBIC), TCP_OK);
+	assert_int_equal(tcp_set_cc(c, (enum tcp_cc)9), TCP_EINVAL);
+	struct pkt *p = pkt_from_bytes(pool, big, sizeof big);
+	assert_int_equal(tcp_send(c, &p), TCP_OK);
+	clear_sent();
+	struct seg a = {.seq = irs + 1, .ack = iss + 1 + 1460, .flags = TCP_F_ACK};
+	inject(&a);
+	for (int k = 0; k < 3; k++)
+		inject(&a);
+	tcp_stats_get(&st, false);
+	assert_int_equal(st.fast_retrans, 1);
+	struct tcp_conn_info ci[4];
+	tcp_conn_list(ci, 4);
+	assert_int_equal(ci[1].cc, TCP_CC_CUBIC);
+	assert_false(ci[1].sack);
+	/* CUBIC: ssthresh = 0.7 * flight (9 segments in flight). */
+	assert_int_equal(ci[1].ssthresh, 9 * 1460 * 7 / 10);
+	clear_sent();
+	struct seg all = {.seq = irs + 1, .ack = iss + 1 + 10 * 1460, .flags = TCP_F_ACK};
+	inject(&all);
+	tcp_conn_list(ci, 4);
+	assert_true(ci[1].cwnd <= ci[1].ssthresh);
+	clear_sent();
+}
+
 static void test_ooo_sack(void **state)
 {
 	(void)state;
@@ -628,6 +797,52 @@ static void test_ooo_sack(void **state)
 	parse_out(nsent - 1, &o);
 	assert_int_equal(o.ack, irs + 41);
 	assert_int_equal(o.nsack, 0);
+}
+
+/* Options and data share the MSS (RFC 6691): while spin's receive side has
+ * a hole, full-size data segments drop the SACK blocks that do not fit
+ * rather than grow past the MSS (they went out as IP fragments). */
+static void test_sack_option_fits_mss(void **state)
+{
+	(void)state;
+	struct out o;
+	struct tcp_config cf;
+	uint8_t big[3 * 1460];
+	static const uint8_t opts[] = {2, 4, 0x05, 0xb4, 1, 1, 4, 2};
+
+	tcp_config_get(&cf);
+	cf.sack = true;
+	tcp_config_set(&cf);
+	uint32_t irs = 100, iss = handshake_in(PPORT, irs, opts, sizeof opts);
+	struct seg hole = {.seq = irs + 11, .ack = iss + 1, .flags = TCP_F_ACK,
+			   .data = payload, .len = 10};
+	inject(&hole);
+	parse_out(nsent - 1, &o);
+	assert_int_equal(o.nsack, 1);           /* a pure ACK has room */
+	clear_sent();
+	memset(big, 0x61, sizeof big);
+	struct pkt *p = pkt_from_bytes(pool, big, sizeof big);
+	assert_int_equal(tcp_send(app.c, &p), TCP_OK);
+	assert_true(nsent >= 3);
+	unsigned total = 0;
+	for (unsigned i = 0; i < nsent; i++) {
+		parse_out(i, &o);
+		unsigned optlen = o.nsack ? 4 + 8 * o.nsack : 0;
+		assert_true(o.len + optlen <= 1460);
+		total += o.len;
+	}
+	assert_int_equal(total, sizeof big);
+	/* A segment shorter than the MSS still carries the block. */
+	clear_sent();
+	p = pkt_from_bytes(pool, big, 100);
+	struct seg a = {.seq = irs + 1, .ack = iss + 1 + sizeof big, .flags = TCP_F_ACK};
+	inject(&a);
+	clear_sent();
+	assert_int_equal(tcp_send(app.c, &p), TCP_OK);
+	assert_int_equal(nsent, 1);
+	parse_out(0, &o);
+	assert_int_equal(o.len, 100);
+	assert_int_equal(o.nsack, 1);
 }
 
 static void test_window_trim(void **state)
@@ -973,6 +1188,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_simultaneous_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fast_retransmit_and_rto, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ooo_sack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sack_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_exit_cubic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sack_option_fits_mss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_window_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_challenge_ack_limit, setup, teardown),

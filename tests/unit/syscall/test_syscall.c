@@ -157,6 +157,13 @@ static int basic_child(void *arg)
 	CHECK(spin_register(h, "basic-served", &served) == 0);
 	CHECK(spin_call_ref(h, served, NULL, 0, NULL, 0, NULL) == -SPIN_EBADREF);
 	CHECK(spin_raw_request(h, SPIN_OP_CALL, served, 0, NULL, 0, NULL) == -SPIN_EBADREF);
+	/* Nor is either a TCP connection, and a forged one is refused too. */
+	CHECK(spin_tcp_send(h, served, "x", 1) == -SPIN_EBADREF);
+	CHECK(spin_tcp_send(h, null_ref, "x", 1) == -SPIN_EBADREF);
+	CHECK(spin_tcp_abort(h, served) == -SPIN_EBADREF);
+	CHECK(spin_tcp_send(h, forged, "x", 1) == -SPIN_EBADREF);
+	CHECK(spin_tcp_recved(h, served, 100) == 0);       /* no response: counted */
+	CHECK(spin_call_ref(h, served, NULL, 0, NULL, 0, NULL) == -SPIN_EBADREF);
 
 	/* Stale: closed, then its slot reused by a new lookup. */
 	CHECK(spin_close_ref(h, null_ref) == 0);
@@ -186,7 +193,7 @@ static void test_basic(void **state, enum spin_mode mode)
 	c = spawn(basic_child, (void *)(intptr_t)mode);
 	assert_int_equal(wait_child(&c), 0);
 	sysc_server_stats(srv, &st);
-	assert_int_equal(st.bad_refs - st0.bad_refs, 10);
+	assert_int_equal(st.bad_refs - st0.bad_refs, 16);
 	assert_int_equal(st.attached - st0.attached, 1);
 	/* Detach follows the child's exit once the loop sees the hang-up. */
 	struct sysc_stats *sp = &st;
