@@ -370,6 +370,7 @@ void tcp_conn_release(struct tcp_conn *c)
 		return;
 	}
 	half_done(c);
+	tcp_ack_forget(c);
 	if (c->counted_listener && c->listener)
 		c->listener->nconns--;
 	tcp_timers_clear_all(c);

@@ -891,13 +891,20 @@ static bool data_input(struct tcp_conn *c, const struct tcp_seg *s, struct pkt *
 			return false;
 	}
 	pkt_consume(pp);
-	c->ack_pending++;
+	/* An answer the application sent from its receive handler carried
+	 * the ACK already. */
+	if (c->last_ack_sent != c->rcv_nxt && c->ack_pending < 255)
+		c->ack_pending++;
 	if (fin && seq + len == c->rcv_nxt) {
 		fin_input(c);
 		return !gone(c);
 	}
-	if (had_ooo || c->ack_pending >= 2 || c->ooo)
+	if (!c->ack_pending)
+		return true;
+	if (had_ooo || c->ooo)
 		tcp_send_ack(c);
+	else if (c->ack_pending >= 2)
+		tcp_ack_soon(c);
 	else if (!c->deadline[TCP_T_DELACK])
 		tcp_timer_set(c, TCP_T_DELACK, (uint64_t)tcp_g.cfg.delack_ms * 1000000u);
 	return true;

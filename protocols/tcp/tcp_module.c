@@ -186,6 +186,7 @@ static int tcp_init(const char *args)
 		tcp_g.pool = NULL;
 		return SPIN_MOD_EINIT;
 	}
+	tcp_ack_reset();
 	tcp_g.running = true;
 	if ((rc = TCP_SendPacket_install(&tcp_module, &out, &tcp_out_binding)) ||
 	    (rc = TCP_PacketArrived_install(&tcp_module, &demux, &tcp_demux_binding)) ||
@@ -217,6 +218,7 @@ static void tcp_fini(void)
 		tcp_g.lhash[b] = NULL;
 	}
 	tcp_g.running = false;
+	tcp_ack_reset();
 	tcp_conn_pool_fini();
 	if (tcp_g.pool)
 		pkt_pool_free(tcp_g.pool);

@@ -400,6 +400,67 @@ void tcp_send_ack(struct tcp_conn *c)
 	tcp_send_seg(c, c->snd_nxt, 0, TCP_F_ACK);
 }
 
+/* --- ACKs at the end of a batch ----------------------------------------------------------
+ * The list is the loop's (TCP's tables belong to one loop); the flush is
+ * one exec_work, queued when the list becomes non-empty. */
+static void ack_flush(struct exec_work *w, void *arg)
+{
+	struct tcp_conn *c = tcp_g.ack_list;
+
+	(void)w;
+	(void)arg;
+	tcp_g.ack_list = NULL;
+	tcp_g.ack_work_queued = false;
+	while (c) {
+		struct tcp_conn *next = c->ack_next;
+
+		c->ack_queued = false;
+		c->ack_next = NULL;
+		if (c->ack_pending)
+			tcp_send_ack(c);
+		c = next;
+	}
+}
+
+void tcp_ack_soon(struct tcp_conn *c)
+{
+	struct exec_loop *l;
+
+	if (c->ack_queued)
+		return;
+	if (!(l = exec_current())) {
+		tcp_send_ack(c);
+		return;
+	}
+	c->ack_queued = true;
+	c->ack_next = tcp_g.ack_list;
+	tcp_g.ack_list = c;
+	if (!tcp_g.ack_work_queued) {
+		tcp_g.ack_work_queued = true;
+		exec_defer(l, &tcp_g.ack_work, ack_flush, NULL);
+	}
+}
+
+void tcp_ack_forget(struct tcp_conn *c)
+{
+	if (!c->ack_queued)
+		return;
+	for (struct tcp_conn **pp = &tcp_g.ack_list; *pp; pp = &(*pp)->ack_next)
+		if (*pp == c) {
+			*pp = c->ack_next;
+			break;
+		}
+	c->ack_queued = false;
+	c->ack_next = NULL;
+}
+
+void tcp_ack_reset(void)
+{
+	while (tcp_g.ack_list)
+		tcp_ack_forget(tcp_g.ack_list);
+	tcp_g.ack_work_queued = false;
+}
+
 void tcp_send_syn(struct tcp_conn *c)
 {
 	uint8_t opt[40];

@@ -157,6 +157,8 @@ struct tcp_conn {
 	uint32_t ooo_bytes;
 	uint32_t ooo_last;              /* seq of the latest out-of-order arrival */
 	uint8_t ack_pending;            /* segments received since our last ACK */
+	bool ack_queued;                /* on tcp_g.ack_list (tcp_ack_soon) */
+	struct tcp_conn *ack_next;
 	bool fin_rcvd;
 	/* receive-window auto-tuning: bytes delivered since rs_start_ms */
 	uint32_t rcvbuf_max;            /* the cap rcvbuf may grow to */
@@ -187,6 +189,10 @@ struct tcp_globals {
 	uint32_t chall_count;
 	uint16_t next_eport;
 	struct tcp_stats st;            /* cumulative fields; "now" fields computed */
+	/* Connections owed an ACK at the end of the current batch. */
+	struct tcp_conn *ack_list;
+	struct exec_work ack_work;
+	bool ack_work_queued;
 };
 extern struct tcp_globals tcp_g;
 
@@ -233,6 +239,17 @@ void tcp_output(struct tcp_conn *c);
  * and flags; options as the state wants.  Returns false if out of buffers. */
 bool tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 void tcp_send_ack(struct tcp_conn *c);
+/* An ACK owed for in-order data, sent at the end of the current batch
+ * rather than at once: every segment a batch of received frames brings
+ * for c is acknowledged by one ACK when the loop's next turn starts (a
+ * few microseconds later), so a receiver that falls behind sends fewer
+ * ACKs instead of more.  Outside a run loop it sends at once.  Data or
+ * an ACK c sends in the meantime settles the debt. */
+void tcp_ack_soon(struct tcp_conn *c);
+/* Takes c off the batch's list (its block is being released). */
+void tcp_ack_forget(struct tcp_conn *c);
+/* Drops the list (the module stops; any queued flush finds it empty). */
+void tcp_ack_reset(void);
 void tcp_send_syn(struct tcp_conn *c);
 /* RST in answer to segment s that found no connection (RFC 9293 3.10.7.1). */
 void tcp_send_rst_for(const struct tcp_seg *s);

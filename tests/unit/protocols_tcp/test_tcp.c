@@ -845,6 +845,85 @@ static void test_sack_option_fits_mss(void **state)
 	assert_int_equal(o.nsack, 1);
 }
 
+/* In-order data that arrives in one batch (frames taken from a ring in one
+ * poll) is acknowledged by one ACK when the batch ends, not one per two
+ * segments; out-of-order data is still acknowledged at once. */
+static struct seg batch_segs[6];
+static unsigned batch_n;
+
+static void inject_batch(struct exec_work *w, void *arg)
+{
+	static const uint8_t eth[14] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00};
+	(void)w;
+	(void)arg;
+	for (unsigned i = 0; i < batch_n; i++) {
+		const struct seg *sg = &batch_segs[i];
+		uint8_t f[256];
+		uint8_t *ih = f + 14, *th = f + 34;
+		unsigned tl = 20 + sg->len;
+		memcpy(f, eth, 14);
+		memset(ih, 0, 40);
+		ih[0] = 0x45;
+		ip_put16(ih + 2, (uint16_t)(20 + tl));
+		ih[8] = 64;
+		ih[9] = IP_PROTO_TCP;
+		ip_put32(ih + 12, PEER);
+		ip_put32(ih + 16, US);
+		ip_put16(ih + 10, ip_hdr_csum(ih, 20));
+		ip_put16(th, PPORT);
+		ip_put16(th + 2, LPORT);
+		ip_put32(th + 4, sg->seq);
+		ip_put32(th + 8, sg->ack);
+		th[12] = 5 << 4;
+		th[13] = sg->flags;
+		ip_put16(th + 14, 65535);
+		memcpy(th + 20, sg->data, sg->len);
+		uint16_t c = csum_fold(csum_add(tcp_pseudo_sum(PEER, US, (uint16_t)tl), th, tl));
+		ip_put16(th + 16, c);
+		struct pkt *p = pkt_from_bytes(pool, f, 34 + tl);
+		assert_non_null(p);
+		ng_iface_input(&fake, p);
+	}
+}
+
+static void test_ack_per_batch(void **state)
+{
+	(void)state;
+	struct out o;
+	struct exec_work w;
+	uint32_t irs = 500, iss = handshake_in(PPORT, irs, NULL, 0);
+
+	clear_sent();
+	batch_n = 6;
+	for (unsigned i = 0; i < batch_n; i++)
+		batch_segs[i] = (struct seg){.seq = irs + 1 + 10 * i, .ack = iss + 1,
+					     .flags = TCP_F_ACK, .data = payload + 10 * i, .len = 10};
+	exec_defer(loop, &w, inject_batch, NULL);
+	exec_loop_run_once(loop, 0);            /* the batch */
+	exec_loop_run_once(loop, 0);            /* the next turn: its ACK */
+	assert_int_equal(app.nrx, 60);
+	assert_int_equal(nsent, 1);
+	parse_out(0, &o);
+	assert_int_equal(o.flags, TCP_F_ACK);
+	assert_int_equal(o.ack, irs + 61);
+	/* A hole in the next batch: the out-of-order segment is answered at
+	 * once with a duplicate ACK, the later in-order fill acknowledged. */
+	clear_sent();
+	batch_n = 2;
+	batch_segs[0] = (struct seg){.seq = irs + 71, .ack = iss + 1, .flags = TCP_F_ACK,
+				     .data = payload, .len = 10};
+	batch_segs[1] = (struct seg){.seq = irs + 61, .ack = iss + 1, .flags = TCP_F_ACK,
+				     .data = payload, .len = 10};
+	exec_defer(loop, &w, inject_batch, NULL);
+	exec_loop_run_once(loop, 0);
+	exec_loop_run_once(loop, 0);
+	assert_true(nsent >= 2);
+	parse_out(0, &o);
+	assert_int_equal(o.ack, irs + 61);
+	parse_out(nsent - 1, &o);
+	assert_int_equal(o.ack, irs + 81);
+}
+
 static void test_window_trim(void **state)
 {
 	(void)state;
@@ -1191,6 +1270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sack_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_exit_cubic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sack_option_fits_mss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_per_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_window_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_challenge_ack_limit, setup, teardown),
