@@ -96,7 +96,8 @@ struct seg {
 	bool zero_win;      /* win 0 on the wire (win 0 here means 65535) */
 };
 
-static void inject(const struct seg *s)
+/* The frame the scripted peer sends for s, as a packet from the pool. */
+static struct pkt *seg_packet(const struct seg *s)
 {
 	static const uint8_t eth[14] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00};
 	uint8_t f[2048];
@@ -129,7 +130,12 @@ static void inject(const struct seg *s)
 	ip_put16(th + 16, (uint16_t)(c ^ (s->bad_csum ? 0x5555 : 0)));
 	struct pkt *p = pkt_from_bytes(pool, f, 34 + tl);
 	assert_non_null(p);
-	ng_iface_input(&fake, p);
+	return p;
+}
+
+static void inject(const struct seg *s)
+{
+	ng_iface_input(&fake, seg_packet(s));
 	exec_loop_run_once(loop, 0);
 }
 
@@ -853,37 +859,10 @@ static unsigned batch_n;
 
 static void inject_batch(struct exec_work *w, void *arg)
 {
-	static const uint8_t eth[14] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00};
 	(void)w;
 	(void)arg;
-	for (unsigned i = 0; i < batch_n; i++) {
-		const struct seg *sg = &batch_segs[i];
-		uint8_t f[256];
-		uint8_t *ih = f + 14, *th = f + 34;
-		unsigned tl = 20 + sg->len;
-		memcpy(f, eth, 14);
-		memset(ih, 0, 40);
-		ih[0] = 0x45;
-		ip_put16(ih + 2, (uint16_t)(20 + tl));
-		ih[8] = 64;
-		ih[9] = IP_PROTO_TCP;
-		ip_put32(ih + 12, PEER);
-		ip_put32(ih + 16, US);
-		ip_put16(ih + 10, ip_hdr_csum(ih, 20));
-		ip_put16(th, PPORT);
-		ip_put16(th + 2, LPORT);
-		ip_put32(th + 4, sg->seq);
-		ip_put32(th + 8, sg->ack);
-		th[12] = 5 << 4;
-		th[13] = sg->flags;
-		ip_put16(th + 14, 65535);
-		memcpy(th + 20, sg->data, sg->len);
-		uint16_t c = csum_fold(csum_add(tcp_pseudo_sum(PEER, US, (uint16_t)tl), th, tl));
-		ip_put16(th + 16, c);
-		struct pkt *p = pkt_from_bytes(pool, f, 34 + tl);
-		assert_non_null(p);
-		ng_iface_input(&fake, p);
-	}
+	for (unsigned i = 0; i < batch_n; i++)
+		ng_iface_input(&fake, seg_packet(&batch_segs[i]));
 }
 
 static void test_ack_per_batch(void **state)
