@@ -24,10 +24,13 @@
 #include <unistd.h>
 
 #include "drivers/drv_util.h"
+#include "kernel/exec/exec.h"
 #include "kernel/sal/sal.h"
 #include "netgraph/pkt.h"
 
 #define AFP_MAX_IOV 32
+/* Frames one sendmmsg takes (see "Transmit batches" below). */
+#define AFP_TX_BATCH 32
 /* With tso: ring slots (about 64 KiB each, so 16 MiB of ring) and the
  * block size for slots that large. */
 #define AFP_TSO_FRAMES 240
@@ -48,12 +51,22 @@ struct afp_dev {
 	uint32_t blk_pos, blk_npkts;
 	uint8_t *blk_cur;
 	struct drv_afp_stats st;
+	/* Transmit batch: single-buffer frames afp_xmit queued, sent with one
+	 * sendmmsg by afp_flush. */
+	unsigned ntx;
+	struct exec_timer flush_timer;
+	struct mmsghdr msgs[AFP_TX_BATCH];
+	struct iovec iovs[AFP_TX_BATCH][2];
+	struct virtio_net_hdr vhs[AFP_TX_BATCH];
+	struct pkt *txp[AFP_TX_BATCH];
 };
 
 static struct afp_dev *afp_of(const struct ng_iface *ifp)
 {
 	return (struct afp_dev *)ifp->drv;
 }
+
+static void afp_flush(struct ng_iface *ifp);
 
 /* Copies one frame out of the ring into a new packet and sets its
  * checksum state.  Returns NULL when the pool is empty (the caller leaves
@@ -154,6 +167,10 @@ static int afp_poll_v2(void *ctx, int budget)
 	struct afp_dev *a = ctx;
 	struct ng_iface *ifp = &a->base.ifp;
 	int done = 0;
+	/* What was sent since the last poll (ACKs owed from the previous
+	 * batch, timers) leaves before this batch is taken in. */
+	if (a->ntx)
+		afp_flush(ifp);
 	while (done < budget) {
 		struct tpacket2_hdr *h = (struct tpacket2_hdr *)a->slots[a->head];
 		uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
@@ -175,6 +192,8 @@ static int afp_poll_v2(void *ctx, int budget)
 		else
 			ifp->stats.rx_drops++;
 	}
+	if (a->ntx)
+		afp_flush(ifp);
 	return done;
 }
 
@@ -222,8 +241,93 @@ static int afp_poll_v3(void *ctx, int budget)
 	return done;
 }
 
+/* --- Transmit batches ----------------------------------------------------------------
+ * One sendmsg per frame costs a kernel entry per frame, and on a veth each
+ * call also runs the receiver's whole input path and wakes its reader, one
+ * frame at a time.  So afp_xmit queues single-buffer frames (with their
+ * vnet headers) and afp_flush hands them to the kernel with one sendmmsg:
+ * at the start and the end of every receive poll (a reply to what the poll
+ * brought leaves at once; an ACK owed since the last poll does not wait
+ * behind the next batch), when AFP_TX_BATCH are queued, and otherwise from a
+ * zero-delay timer, which fires at the start of the loop's next turn (a
+ * transmit from a timer or a command between polls).  Chained packets and
+ * devices without vnet headers take the direct path after the queue is
+ * flushed, so frames leave in the order they were sent.  Without a run
+ * loop (tests driving the graph by hand) every frame leaves at once. */
+static void afp_flush(struct ng_iface *ifp)
+{
+	struct afp_dev *a = afp_of(ifp);
+	unsigned n = a->ntx, done = 0;
+
+	if (exec_timer_armed(&a->flush_timer))
+		exec_timer_cancel(&a->flush_timer);
+	while (done < n) {
+		int r = sendmmsg(a->fd, a->msgs + done, n - done, MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		a->st.tx_batches++;
+		if (r <= 0) {
+			/* The first frame left was refused (ring or queue
+			 * full): it is dropped and counted, the rest tried. */
+			drv_xmit_done(ifp, a->txp[done++], false);
+			continue;
+		}
+		for (int i = 0; i < r; i++)
+			drv_xmit_done(ifp, a->txp[done + (unsigned)i], true);
+		done += (unsigned)r;
+	}
+	a->ntx = 0;
+}
+
+static void afp_flush_fired(struct exec_timer *t, void *arg)
+{
+	(void)t;
+	afp_flush(arg);
+}
+
+static int afp_xmit_direct(struct ng_iface *ifp, struct pkt *p);
+
 /* Consumes p in every case. */
 static int afp_xmit(struct ng_iface *ifp, struct pkt *p)
+{
+	struct afp_dev *a = afp_of(ifp);
+	struct exec_loop *l = exec_current();
+
+	if (p->next || !a->vnet || !l) {
+		if (a->ntx)
+			afp_flush(ifp);
+		return afp_xmit_direct(ifp, p);
+	}
+	if (p->csum == PKT_CSUM_PARTIAL) {
+		if (a->sw_csum) {
+			if (!drv_csum_finish(&p))
+				return drv_xmit_done(ifp, p, false);
+			a->st.tx_csum_sw++;
+		} else {
+			a->st.tx_csum_offloaded++;
+		}
+	}
+	unsigned i = a->ntx;
+	if (!drv_vnet_from_pkt(p, &a->vhs[i])) {
+		a->st.tx_bad_gso++;
+		return drv_xmit_done(ifp, p, false);
+	}
+	if (a->vhs[i].gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		ifp->stats.tx_gso++;
+	a->iovs[i][0] = (struct iovec){.iov_base = &a->vhs[i], .iov_len = sizeof(a->vhs[i])};
+	a->iovs[i][1] = (struct iovec){.iov_base = pkt_data(p), .iov_len = p->len};
+	a->msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = a->iovs[i], .msg_iovlen = 2}};
+	a->txp[i] = p;
+	a->ntx = i + 1;
+	if (a->ntx == AFP_TX_BATCH)
+		afp_flush(ifp);
+	else if (!exec_timer_armed(&a->flush_timer))
+		exec_timer_arm(l, &a->flush_timer, 0);
+	return 0;
+}
+
+/* One frame, one sendmsg.  Consumes p in every case. */
+static int afp_xmit_direct(struct ng_iface *ifp, struct pkt *p)
 {
 	struct afp_dev *a = afp_of(ifp);
 	if (p->csum == PKT_CSUM_PARTIAL) {
@@ -267,6 +371,10 @@ drop:
 static void afp_close(struct ng_iface *ifp)
 {
 	struct afp_dev *a = afp_of(ifp);
+	if (a->ntx)
+		afp_flush(ifp);
+	if (exec_timer_armed(&a->flush_timer))
+		exec_timer_cancel(&a->flush_timer);
 	drv_base_detach(&a->base);
 	if (a->ring)
 		munmap(a->ring, a->ring_bytes);
@@ -279,7 +387,7 @@ static void afp_close(struct ng_iface *ifp)
 
 static const struct ng_iface_ops afp_ops = {
 	.xmit = afp_xmit,
-	.flush = NULL,
+	.flush = afp_flush,
 	.close = afp_close,
 };
 
@@ -431,6 +539,8 @@ enum drv_err drv_afp_open(const struct drv_afp_config *cfg, struct pkt_pool *poo
 	a->fd = -1;
 	a->base.ifp.drv = a;
 	struct ng_iface *ifp = &a->base.ifp;
+	a->flush_timer.fn = afp_flush_fired;
+	a->flush_timer.arg = ifp;
 	enum drv_err e;
 	if ((e = drv_base_name(&a->base, cfg->name, cfg->ifname)) != DRV_OK)
 		goto fail;

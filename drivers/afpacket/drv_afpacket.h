@@ -85,6 +85,7 @@ struct drv_afp_stats {
 	uint64_t rx_truncated, rx_nobuf, rx_vlan;
 	uint64_t tx_csum_offloaded, tx_csum_sw;
 	uint64_t tx_bad_gso;       /* GSO packets refused (not partial, bad header) */
+	uint64_t tx_batches;       /* sendmmsg calls (frames queued by afp_xmit) */
 	uint64_t ring_drops;       /* frames the kernel dropped: ring full */
 };
 /* Also reads the kernel's counters (PACKET_STATISTICS, which resets them;
