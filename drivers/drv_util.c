@@ -258,6 +258,29 @@ void drv_gso_fini(struct ng_iface *ifp)
 	ifp->gso_max = 0;
 }
 
+bool drv_tx_prepare(struct ng_iface *ifp, struct pkt **pp, bool sw_csum,
+		    struct virtio_net_hdr *vh, const struct drv_tx_counts *c)
+{
+	if ((*pp)->csum == PKT_CSUM_PARTIAL) {
+		if (sw_csum) {
+			if (!drv_csum_finish(pp))
+				return false;
+			(*c->csum_sw)++;
+		} else {
+			(*c->csum_offloaded)++;
+		}
+	}
+	if (!vh)
+		return true;
+	if (!drv_vnet_from_pkt(*pp, vh)) {
+		(*c->bad_gso)++;
+		return false;
+	}
+	if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		ifp->stats.tx_gso++;
+	return true;
+}
+
 int drv_xmit_done(struct ng_iface *ifp, struct pkt *p, bool sent)
 {
 	if (sent) {

@@ -67,6 +67,20 @@ bool drv_csum_locate(const uint8_t *frame, uint32_t len, uint16_t *start, uint16
  * the offsets are bad (the caller drops the packet). */
 bool drv_csum_finish(struct pkt **pp);
 
+/* The send-side counters drv_tx_prepare keeps; each driver's stats hold
+ * fields of these names. */
+struct drv_tx_counts {
+	uint64_t *csum_sw, *csum_offloaded, *bad_gso;
+};
+
+/* What every vnet-header driver does to a frame before it sends it:
+ * finishes a partial checksum in software when sw_csum (the device will
+ * not), and, when vh is not NULL, fills the vnet header (counting GSO
+ * packets in ifp's tx_gso).  false when the frame cannot be sent; *pp,
+ * which the checksum may have replaced, is still the caller's to drop. */
+bool drv_tx_prepare(struct ng_iface *ifp, struct pkt **pp, bool sw_csum,
+		    struct virtio_net_hdr *vh, const struct drv_tx_counts *c);
+
 /* The end of every xmit: counts p as sent (its pkt_len in tx_bytes) or as
  * dropped, frees it, and returns what ops->xmit returns (0 sent, -1
  * dropped).  Consumes p. */

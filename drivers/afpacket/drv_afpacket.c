@@ -287,6 +287,16 @@ static void afp_flush_fired(struct exec_timer *t, void *arg)
 
 static int afp_xmit_direct(struct ng_iface *ifp, struct pkt *p);
 
+/* Finishes the checksum the device will not (sw_csum, or no vnet header
+ * to ask with) and fills *vh when vnet headers are on (drv_tx_prepare). */
+static bool afp_tx_prepare(struct afp_dev *a, struct pkt **pp, struct virtio_net_hdr *vh)
+{
+	const struct drv_tx_counts c = {.csum_sw = &a->st.tx_csum_sw,
+					.csum_offloaded = &a->st.tx_csum_offloaded,
+					.bad_gso = &a->st.tx_bad_gso};
+	return drv_tx_prepare(&a->base.ifp, pp, a->sw_csum || !a->vnet, a->vnet ? vh : NULL, &c);
+}
+
 /* Consumes p in every case. */
 static int afp_xmit(struct ng_iface *ifp, struct pkt *p)
 {
@@ -298,22 +308,9 @@ static int afp_xmit(struct ng_iface *ifp, struct pkt *p)
 			afp_flush(ifp);
 		return afp_xmit_direct(ifp, p);
 	}
-	if (p->csum == PKT_CSUM_PARTIAL) {
-		if (a->sw_csum) {
-			if (!drv_csum_finish(&p))
-				return drv_xmit_done(ifp, p, false);
-			a->st.tx_csum_sw++;
-		} else {
-			a->st.tx_csum_offloaded++;
-		}
-	}
 	unsigned i = a->ntx;
-	if (!drv_vnet_from_pkt(p, &a->vhs[i])) {
-		a->st.tx_bad_gso++;
+	if (!afp_tx_prepare(a, &p, &a->vhs[i]))
 		return drv_xmit_done(ifp, p, false);
-	}
-	if (a->vhs[i].gso_type != VIRTIO_NET_HDR_GSO_NONE)
-		ifp->stats.tx_gso++;
 	a->iovs[i][0] = (struct iovec){.iov_base = &a->vhs[i], .iov_len = sizeof(a->vhs[i])};
 	a->iovs[i][1] = (struct iovec){.iov_base = pkt_data(p), .iov_len = p->len};
 	a->msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = a->iovs[i], .msg_iovlen = 2}};
@@ -330,27 +327,13 @@ static int afp_xmit(struct ng_iface *ifp, struct pkt *p)
 static int afp_xmit_direct(struct ng_iface *ifp, struct pkt *p)
 {
 	struct afp_dev *a = afp_of(ifp);
-	if (p->csum == PKT_CSUM_PARTIAL) {
-		if (a->sw_csum || !a->vnet) {
-			if (!drv_csum_finish(&p))
-				goto drop;
-			a->st.tx_csum_sw++;
-		} else {
-			a->st.tx_csum_offloaded++;
-		}
-	}
 	struct virtio_net_hdr vh;
 	struct iovec iov[AFP_MAX_IOV + 1];
 	int n = 0;
-	if (a->vnet) {
-		if (!drv_vnet_from_pkt(p, &vh)) {
-			a->st.tx_bad_gso++;
-			goto drop;
-		}
-		if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE)
-			ifp->stats.tx_gso++;
+	if (!afp_tx_prepare(a, &p, &vh))
+		goto drop;
+	if (a->vnet)
 		iov[n++] = (struct iovec){.iov_base = &vh, .iov_len = sizeof(vh)};
-	}
 	for (struct pkt *s = p; s; s = s->next) {
 		if (s->len == 0)
 			continue;

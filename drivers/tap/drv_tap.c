@@ -140,23 +140,12 @@ static int tap_poll(void *ctx, int budget)
 static int tap_xmit(struct ng_iface *ifp, struct pkt *p)
 {
 	struct tap_dev *t = tap_of(ifp);
-	if (p->csum == PKT_CSUM_PARTIAL) {
-		if (t->sw_csum) {
-			if (!drv_csum_finish(&p))
-				goto drop;
-			t->st.tx_csum_sw++;
-		} else {
-			t->st.tx_csum_offloaded++;
-		}
-	}
-
+	const struct drv_tx_counts c = {.csum_sw = &t->st.tx_csum_sw,
+					.csum_offloaded = &t->st.tx_csum_offloaded,
+					.bad_gso = &t->st.tx_bad_gso};
 	struct virtio_net_hdr vh;
-	if (!drv_vnet_from_pkt(p, &vh)) {
-		t->st.tx_bad_gso++;
+	if (!drv_tx_prepare(ifp, &p, t->sw_csum, &vh, &c))
 		goto drop;
-	}
-	if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE)
-		ifp->stats.tx_gso++;
 	struct iovec iov[TAP_MAX_IOV + 1];
 	int n = 0;
 	iov[n++] = (struct iovec){.iov_base = &vh, .iov_len = sizeof(vh)};
