@@ -829,6 +829,8 @@ static void ip3_recv_fin(void *ctx, struct tcp_conn *c)
 	}
 	if (k->role == R_STREAM)
 		ip3_fail(s, IPERF3_E_STREAMCLOSE, 0, true, "a stream closed mid-test");
+	else if (k->role == R_CTRL && s->phase == IP3_DISPLAY)
+		test_done(s); /* results delivered; the client left without IPERF_DONE */
 	else if (k->role == R_CTRL)
 		ip3_fail(s, 0, 0, false, "the control connection closed mid-test");
 }
@@ -883,6 +885,13 @@ static bool ip3_accept(void *ctx, struct tcp_conn *c)
 	struct ip3_conn *k;
 
 	s->st.accepted++;
+	/* The results are out and only the client's IPERF_DONE is owed: a new
+	 * client arriving first (that byte lost, or behind a backlog of the
+	 * old streams' segments) means the old test is over; it ends as done
+	 * and the newcomer is served, as a client running back-to-back tests
+	 * expects. */
+	if (s->phase == IP3_DISPLAY)
+		test_done(s);
 	if (s->phase != IP3_IDLE && s->phase != IP3_STREAMS) {
 		deny(s, c);
 		return true;

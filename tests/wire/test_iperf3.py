@@ -275,3 +275,50 @@ def test_second_test_after_first(lab, build_dir, tmp_path):
     assert st["curr_estab"] == 0 and st["sndq_bytes"] == 0, st
     assert services(t)["accepted"] >= 2 + 2 + 4, services(t)
     t.stop_clean()
+
+
+def test_next_client_before_iperf_done(lab, build_dir, tmp_path):
+    """A client that got its results but whose IPERF_DONE has not arrived
+    (lost, or behind a backlog) does not keep the next client out: the old
+    test ends as done and the newcomer is served."""
+    t = lab_up(lab, build_dir, tmp_path)
+    script = CONNECT + f"""
+import json, time
+def recv_exact(k, n):
+    b = b""
+    while len(b) < n:
+        x = k.recv(n - len(b))
+        if not x:
+            sys.exit("closed after %d bytes" % len(b))
+        b += x
+    return b
+cookie = b"d" * 36 + b"\\0"
+s.sendall(cookie)
+assert state() == 9
+p = json.dumps({{"tcp": True, "time": 1, "parallel": 1, "len": 1024}}).encode()
+s.sendall(struct.pack("!I", len(p)) + p)
+assert state() == 10
+d = socket.create_connection(("{SPIN}", {PORT}), timeout=15)
+d.sendall(cookie)
+assert state() == 1 and state() == 2
+d.sendall(b"x" * 4096)
+s.sendall(bytes([4]))
+assert state() == 13
+r = json.dumps({{"cpu_util_total": 0, "cpu_util_user": 0, "cpu_util_system": 0,
+                "sender_has_retransmits": 0, "streams": []}}).encode()
+s.sendall(struct.pack("!I", len(r)) + r)
+n = struct.unpack("!I", recv_exact(s, 4))[0]
+recv_exact(s, n)
+assert state() == 14
+print("display", flush=True)
+time.sleep(60)
+"""
+    holder = t.lab.spawn(["/usr/bin/python3", "-c", script], ns=t.cli)
+    try:
+        holder.wait_line("display", timeout=15 * SLOW)
+        rc, res = iperf3(t, "-t", 1)
+        check_ok(t, rc, res)
+    finally:
+        holder.stop(timeout=5)
+    wait_idle(t)
+    t.stop_clean()
