@@ -635,7 +635,9 @@ static int apply(struct appliance *a, const struct spin_config *old, const struc
 	tcpc.cc = c->tcp_cc ? c->tcp_cc : TCP_CC_NEWRENO;
 	tcpc.sack = !c->tcp_sack_off;
 	tcp_config_set(&tcpc);
-	exec_loop_set_mode(a->loop, c->loop == CFG_LOOP_BUSY ? EXEC_BUSY_POLL : EXEC_BLOCKING);
+	if (exec_loop_set_mode(a->loop, c->loop == CFG_LOOP_BUSY ? EXEC_BUSY_POLL : EXEC_BLOCKING))
+		sal_log(SAL_LOG_ERR, "%s: loop: cannot watch the devices for blocking mode; "
+			"still busy-polling", c->path);
 	sal_set_log_level(c->log == CFG_LOG_DEBUG ? SAL_LOG_DEBUG
 			  : c->log == CFG_LOG_QUIET ? SAL_LOG_WARN : SAL_LOG_INFO);
 	for (unsigned i = 0; i < c->n_svcs; i++)

@@ -107,7 +107,36 @@ void exec_loop_free(struct exec_loop *l)
 	sal_free(l);
 }
 
-void exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode) { l->mode = mode; }
+/* A poller looked at every turn needs its handle watched only by a loop
+ * that can sleep: in busy-poll mode the watch would only cost, because
+ * every wake-up of the handle's wait queue (for a packet socket, each frame
+ * received and each frame sent, whose buffer release wakes the writers)
+ * runs the wait set's callback under an interrupt-disabling lock. */
+static bool needs_watch(const struct exec_loop *l, const struct exec_poller *p)
+{
+	return p->wait_handle >= 0 && (l->mode == EXEC_BLOCKING || (p->flags & EXEC_POLL_ON_READY));
+}
+
+int exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode)
+{
+	if (mode == l->mode)
+		return 0;
+	for (struct exec_poller *p = l->pollers; p; p = p->next) {
+		if (p->wait_handle < 0 || (p->flags & EXEC_POLL_ON_READY))
+			continue;
+		if (mode == EXEC_BUSY_POLL) {
+			strand_cpu_unwatch(l->cpu, p->wait_handle);
+		} else if (strand_cpu_watch(l->cpu, p->wait_handle, l->ls) != STRAND_OK) {
+			/* Busy polling needs no watch: undo the ones made. */
+			for (struct exec_poller *q = l->pollers; q != p; q = q->next)
+				if (q->wait_handle >= 0 && !(q->flags & EXEC_POLL_ON_READY))
+					strand_cpu_unwatch(l->cpu, q->wait_handle);
+			return -1;
+		}
+	}
+	l->mode = mode;
+	return 0;
+}
 enum exec_mode exec_loop_mode(const struct exec_loop *l) { return l->mode; }
 const char *exec_loop_name(const struct exec_loop *l) { return l->name; }
 struct exec_loop *exec_current(void) { return cur_loop; }
@@ -147,14 +176,14 @@ void exec_loop_detach(struct exec_loop *l)
 	}
 }
 
-/* Every wait handle is watched by the loop strand, so an idle processor
- * wakes it; an EXEC_POLL_ON_READY poller's flag records which handle it
- * was. */
+/* Every wait handle the loop may sleep on is watched by the loop strand,
+ * so an idle processor wakes it; an EXEC_POLL_ON_READY poller's flag
+ * records which handle it was. */
 int exec_poller_add(struct exec_loop *l, struct exec_poller *p)
 {
 	if ((p->flags & EXEC_POLL_ON_READY) && p->wait_handle < 0)
 		return -1;
-	if (p->wait_handle >= 0 &&
+	if (needs_watch(l, p) &&
 	    strand_cpu_watch_flag(l->cpu, p->wait_handle, l->ls,
 				  (p->flags & EXEC_POLL_ON_READY) ? &p->ready : NULL) != STRAND_OK)
 		return -1;
@@ -175,7 +204,7 @@ void exec_poller_del(struct exec_loop *l, struct exec_poller *p)
 			*pp = p->next;
 			if (p->flags & EXEC_POLL_ON_READY)
 				l->nready_pollers--;
-			if (p->wait_handle >= 0)
+			if (needs_watch(l, p))
 				strand_cpu_unwatch(l->cpu, p->wait_handle);
 			return;
 		}

@@ -82,7 +82,11 @@ struct exec_work {
 
 struct exec_loop *exec_loop_new(const char *name, enum exec_mode mode);
 void exec_loop_free(struct exec_loop *l);
-void exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode);
+/* Switches the mode from the loop's thread.  A busy-poll loop never sleeps,
+ * so it watches only the EXEC_POLL_ON_READY pollers' handles; going to
+ * blocking watches the device pollers' handles again, and when that fails
+ * returns -1 with the loop still busy-polling. */
+int exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode);
 enum exec_mode exec_loop_mode(const struct exec_loop *l);
 const char *exec_loop_name(const struct exec_loop *l);
 

@@ -316,6 +316,62 @@ static void test_ready_busy(void **state)
 	run_ready(EXEC_BUSY_POLL);
 }
 
+/* A device poller (polled every turn) added to a busy-poll loop is not
+ * watched; switching the loop to blocking must watch it again, or an idle
+ * loop would sleep through its data until the idle limit (1 s). */
+struct switch_ctx {
+	int fd[2];
+	uint64_t wrote_ns, seen_ns;
+	struct exec_loop *l;
+};
+
+static int switch_poll(void *ctx, int budget)
+{
+	struct switch_ctx *c = ctx;
+	char b;
+	(void)budget;
+	if (read(c->fd[0], &b, 1) != 1)
+		return 0;
+	c->seen_ns = sal_now_ns();
+	exec_loop_stop(c->l);
+	return 1;
+}
+
+static void *switch_writer(void *arg)
+{
+	struct switch_ctx *c = arg;
+	sal_sleep_ns(50000000); /* the loop is asleep by now */
+	c->wrote_ns = sal_now_ns();
+	assert_int_equal(write(c->fd[1], "x", 1), 1);
+	return NULL;
+}
+
+static void test_mode_switch_watches(void **state)
+{
+	(void)state;
+	struct switch_ctx c = {0};
+	assert_int_equal(pipe2(c.fd, O_NONBLOCK), 0);
+	c.l = exec_loop_new("switch", EXEC_BUSY_POLL);
+	struct exec_poller p = {.name = "dev", .poll = switch_poll, .ctx = &c,
+				.wait_handle = c.fd[0]};
+	assert_int_equal(exec_poller_add(c.l, &p), 0);
+	assert_int_equal(exec_loop_set_mode(c.l, EXEC_BLOCKING), 0);
+	assert_int_equal(exec_loop_set_mode(c.l, EXEC_BUSY_POLL), 0);
+	assert_int_equal(exec_loop_set_mode(c.l, EXEC_BLOCKING), 0);
+	assert_int_equal(exec_loop_set_mode(c.l, EXEC_BLOCKING), 0);
+	struct sal_thread *th = sal_thread_start("writer", switch_writer, &c);
+	exec_loop_run(c.l);
+	sal_thread_join(th);
+	assert_true(c.seen_ns >= c.wrote_ns);
+	assert_true(c.seen_ns - c.wrote_ns < 400000000ull);
+	assert_true(exec_loop_mode(c.l) == EXEC_BLOCKING);
+	exec_poller_del(c.l, &p);
+	exec_loop_detach(c.l);
+	exec_loop_free(c.l);
+	close(c.fd[0]);
+	close(c.fd[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +379,7 @@ int main(void)
 	    cmocka_unit_test(test_load_busy),
 	    cmocka_unit_test(test_ready_blocking),
 	    cmocka_unit_test(test_ready_busy),
+	    cmocka_unit_test(test_mode_switch_watches),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
