@@ -18,6 +18,21 @@
  * (ethtool -K IF tx off) for every row; such frames are counted here as
  * "csum_partial" so a misconfigured run shows itself.
  *
+ * TCP (--proto tcp): the floor of a TCP answer, for the TCP lab.  A client's
+ * TCP does more per round trip than its UDP (sending, acknowledging, the
+ * receive path), and that cost is in every TCP row; this reflector answers a
+ * TCP client with the least a peer can do, so spin's TCP can be measured
+ * against it as well as against the UDP floor.  It keeps no state: a SYN to
+ * --port gets a SYN-ACK (initial sequence number 0, window 65535, no MSS,
+ * window scale or SACK option; the timestamp option echoed when the SYN had
+ * one), a segment with data gets that data back acknowledging all of it
+ * (sequence number = the segment's acknowledgement number, so a client with
+ * one request outstanding sees an in-order answer), a FIN gets FIN-ACK, and
+ * pure ACKs and RSTs are released untouched.  The answer is built in a
+ * buffer of its own with both checksums computed; frames whose TCP
+ * checksum is unfinished (TP_STATUS_CSUMNOTREADY) are counted as in UDP mode.
+ * Nothing else is validated: it serves one well-behaved client at a time.
+ *
  * Modes: "block" sleeps in poll() when the ring is empty; "busy" spins on the
  * next slot's status word and never sleeps.  Pins itself to --cpu, prints
  * "READY {json}", exits after --seconds or on SIGTERM/SIGINT with
@@ -89,13 +104,142 @@ static bool reflect(uint8_t *f, uint32_t len, uint16_t port)
 	return true;
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* The Internet checksum of p[0..n) added to sum (folded, complemented). */
+static uint16_t inet_csum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The TSval of a segment's timestamp option, if it has one. */
+static bool find_tsval(const uint8_t *opt, uint32_t n, uint32_t *tsval)
+{
+	for (uint32_t i = 0; i < n;) {
+		if (opt[i] == 0)
+			break;
+		if (opt[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || opt[i + 1] < 2 || i + opt[i + 1] > n)
+			break;
+		if (opt[i] == 8 && opt[i + 1] == 10) {
+			*tsval = get32(opt + i + 2);
+			return true;
+		}
+		i += opt[i + 1];
+	}
+	return false;
+}
+
+/* The stateless TCP answer to the frame f (see the top of the file) built
+ * in out; returns its length, or 0 when f gets no answer. */
+static uint32_t tcp_answer(const uint8_t *f, uint32_t len, uint16_t port, uint8_t *out,
+			   uint32_t *ts_clock)
+{
+	if (len < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00)
+		return 0;
+	const uint8_t *ip = f + 14;
+	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4u, tot = (uint32_t)(ip[2] << 8 | ip[3]);
+	if (ip[9] != 6 || ihl < 20 || tot < ihl + 20 || 14 + tot > len)
+		return 0;
+	const uint8_t *t = ip + ihl;
+	uint32_t doff = (uint32_t)(t[12] >> 4) * 4u;
+	if (doff < 20 || ihl + doff > tot || (port && (uint16_t)(t[2] << 8 | t[3]) != port))
+		return 0;
+	uint32_t plen = tot - ihl - doff, seq = get32(t + 4), tsval;
+	uint8_t flags = t[13], oflags;
+	uint32_t oseq = get32(t + 8), oack;
+	if (flags & 0x04) /* RST */
+		return 0;
+	if (flags & 0x02) { /* SYN */
+		oseq = 0;
+		oack = seq + 1;
+		oflags = 0x12;
+		plen = 0;
+	} else if (flags & 0x01) { /* FIN, with or without data: the data is dropped */
+		oack = seq + plen + 1;
+		oflags = 0x11;
+		plen = 0;
+	} else if (plen && (flags & 0x10)) {
+		oack = seq + plen;
+		oflags = 0x18;
+	} else {
+		return 0;
+	}
+	bool ts = find_tsval(t + 20, doff - 20, &tsval);
+	uint32_t olen = ts ? 12u : 0u, otot = 20 + 20 + olen + plen;
+	if (14 + otot > FRAME_SIZE)
+		return 0;
+	memcpy(out, f + 6, 6);
+	memcpy(out + 6, f, 6);
+	out[12] = 0x08;
+	out[13] = 0x00;
+	uint8_t *oip = out + 14, *ot = oip + 20;
+	memset(oip, 0, 20 + 20);
+	oip[0] = 0x45;
+	oip[2] = (uint8_t)(otot >> 8);
+	oip[3] = (uint8_t)otot;
+	oip[6] = 0x40; /* DF */
+	oip[8] = 64;
+	oip[9] = 6;
+	memcpy(oip + 12, ip + 16, 4);
+	memcpy(oip + 16, ip + 12, 4);
+	uint16_t c = inet_csum(oip, 20, 0);
+	oip[10] = (uint8_t)(c >> 8);
+	oip[11] = (uint8_t)c;
+	memcpy(ot, t + 2, 2);
+	memcpy(ot + 2, t, 2);
+	put32(ot + 4, oseq);
+	put32(ot + 8, oack);
+	ot[12] = (uint8_t)((20 + olen) / 4 << 4);
+	ot[13] = oflags;
+	ot[14] = 0xff;
+	ot[15] = 0xff;
+	if (ts) {
+		ot[20] = 1;
+		ot[21] = 1;
+		ot[22] = 8;
+		ot[23] = 10;
+		put32(ot + 24, ++*ts_clock);
+		put32(ot + 28, tsval);
+	}
+	memcpy(ot + 20 + olen, t + doff, plen);
+	uint32_t pseudo = (uint32_t)(oip[12] << 8 | oip[13]) + (uint32_t)(oip[14] << 8 | oip[15]) +
+			  (uint32_t)(oip[16] << 8 | oip[17]) + (uint32_t)(oip[18] << 8 | oip[19]) +
+			  6u + 20u + olen + plen;
+	c = inet_csum(ot, 20 + olen + plen, pseudo);
+	ot[16] = (uint8_t)(c >> 8);
+	ot[17] = (uint8_t)c;
+	return 14 + otot;
+}
+
 int main(int argc, char **argv)
 {
 	const char *ifname = NULL;
 	int cpu = -1, port = 0;
 	double seconds = 60;
-	bool busy = false;
+	bool busy = false, tcp = false;
 	static const struct option opts[] = {
+		{"proto", required_argument, 0, 'P'},
 		{"iface", required_argument, 0, 'i'}, {"port", required_argument, 0, 'p'},
 		{"cpu", required_argument, 0, 'c'}, {"mode", required_argument, 0, 'm'},
 		{"seconds", required_argument, 0, 's'}, {0, 0, 0, 0}};
@@ -107,9 +251,16 @@ int main(int argc, char **argv)
 		case 'c': cpu = atoi(optarg); break;
 		case 's': seconds = atof(optarg); break;
 		case 'm': busy = strcmp(optarg, "busy") == 0; break;
+		case 'P':
+			if (strcmp(optarg, "tcp") != 0 && strcmp(optarg, "udp") != 0) {
+				fprintf(stderr, "rawrefl: --proto must be udp or tcp\n");
+				return 2;
+			}
+			tcp = strcmp(optarg, "tcp") == 0;
+			break;
 		default:
-			fprintf(stderr, "usage: rawrefl --iface IF [--port N] [--cpu N] "
-					"[--mode block|busy] [--seconds S]\n");
+			fprintf(stderr, "usage: rawrefl --iface IF [--proto udp|tcp] [--port N] "
+					"[--cpu N] [--mode block|busy] [--seconds S]\n");
 			return 2;
 		}
 	}
@@ -164,13 +315,15 @@ int main(int argc, char **argv)
 		perror("rawrefl: bind");
 		return 2;
 	}
-	printf("READY {\"mode\":\"%s\",\"cpu\":%d,\"iface\":\"%s\"}\n", busy ? "busy" : "block",
-	       sched_getcpu(), ifname);
+	printf("READY {\"mode\":\"%s\",\"proto\":\"%s\",\"cpu\":%d,\"iface\":\"%s\"}\n",
+	       busy ? "busy" : "block", tcp ? "tcp" : "udp", sched_getcpu(), ifname);
 	fflush(stdout);
 
 	double end = now_s() + seconds;
 	uint64_t reflected = 0, ignored = 0, csum_partial = 0, tx_err = 0, spins = 0;
 	unsigned idx = 0;
+	uint32_t ts_clock = 0;
+	static uint8_t out[FRAME_SIZE];
 	while (!stop) {
 		struct tpacket2_hdr *h = (struct tpacket2_hdr *)(ring + (size_t)idx * FRAME_SIZE);
 		uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
@@ -189,8 +342,13 @@ int main(int argc, char **argv)
 		uint8_t *f = (uint8_t *)h + h->tp_mac;
 		if (st & TP_STATUS_CSUMNOTREADY)
 			csum_partial++;
-		if (reflect(f, h->tp_snaplen, (uint16_t)port)) {
-			if (send(fd, f, h->tp_snaplen, 0) == (ssize_t)h->tp_snaplen)
+		uint32_t olen = 0;
+		if (tcp)
+			olen = tcp_answer(f, h->tp_snaplen, (uint16_t)port, out, &ts_clock);
+		else if (reflect(f, h->tp_snaplen, (uint16_t)port))
+			olen = h->tp_snaplen;
+		if (olen) {
+			if (send(fd, tcp ? out : f, olen, 0) == (ssize_t)olen)
 				reflected++;
 			else
 				tx_err++;

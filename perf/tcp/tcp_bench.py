@@ -13,6 +13,10 @@ Rows:
   linux  perf/tcp/tcp_echo_linux in the server ns (Linux kernel TCP)
   floor  perf/lab/rawrefl on a1 with perf/lab/rr in UDP mode: the UDP floor
          reflector in the appliance's slot (tcp.rtt.floor.busy.p50)
+  tcpfloor  perf/lab/rawrefl --proto tcp on a1 with rr --tcp: a stateless
+         raw reflector that answers TCP with no protocol work, so the
+         client's own TCP cost is in it and spin's distance to it is spin's
+         (tcp.rtt.tcpfloor.busy.p50, tcp.rtt.over_tcpfloor.busy.p50)
 Measurements:
   rtt    perf/lab/rr --tcp: 16-byte request/response, one outstanding,
          exact byte accounting (block and busy modes)
@@ -24,6 +28,9 @@ perf/lab/udp_rtt.py).
 
 Records (perf/lib/bench.h keys): tcp.rtt.block.p50, tcp.rtt.busy.p50 (vs
 Linux, reported), tcp.rtt.floor.busy.p50 (vs the floor, target <= 1.3),
+tcp.rtt.tcpfloor.busy.p50 (the TCP reflector vs the UDP floor: the lowest
+ratio the floor record can show with this client), tcp.rtt.over_tcpfloor.busy.p50
+(spin vs the TCP reflector),
 tcp.connect.per_s (block, vs Linux, target >= 0.8), tcp.connect.busy.per_s
 (reference).
 """
@@ -62,8 +69,9 @@ class TcpLab:
                               "--seconds", str(seconds)], ns=self.i["server_ns"])
             p.wait_line("READY", 5)
             return p, self.i["server"]
-        if row == "floor":
+        if row in ("floor", "tcpfloor"):
             p = self.t.spawn([self.prog("lab", "rawrefl"), "--iface", self.i["appl_if"],
+                              "--proto", "udp" if row == "floor" else "tcp",
                               "--port", str(self.port), "--cpu", str(RESPONDER_CPU),
                               "--mode", mode, "--seconds", str(seconds)],
                              ns=self.i["appl_ns"])
@@ -163,6 +171,12 @@ def records(data):
     rec("tcp.rtt.floor.busy.p50", data.get(("spin", "busy", "rtt")),
         data.get(("floor", "busy", "rtt")), "p50_us", "raw-afpacket-reflector-udp", 1.3,
         "lower", "us", "busy")
+    rec("tcp.rtt.tcpfloor.busy.p50", data.get(("tcpfloor", "busy", "rtt")),
+        data.get(("floor", "busy", "rtt")), "p50_us", "raw-afpacket-reflector-udp", None,
+        "lower", "us", "busy")
+    rec("tcp.rtt.over_tcpfloor.busy.p50", data.get(("spin", "busy", "rtt")),
+        data.get(("tcpfloor", "busy", "rtt")), "p50_us", "raw-afpacket-reflector-tcp", None,
+        "lower", "us", "busy")
     # Connection rate: per_s is "higher is better"; n must be set for med().
     for mode, name, target in (("block", "tcp.connect.per_s", 0.8),
                                ("busy", "tcp.connect.busy.per_s", None)):
@@ -197,8 +211,8 @@ def main():
         for k in range(a.runs):
             for mode in ("block", "busy"):
                 log(f"{mode} run {k + 1}/{a.runs}")
-                for row in ("spin", "linux", "floor"):
-                    if row == "floor" and mode != "busy":
+                for row in ("spin", "linux", "floor", "tcpfloor"):
+                    if row in ("floor", "tcpfloor") and mode != "busy":
                         continue
                     try:
                         res = lab.measure(row, mode, "rtt", a.count, a.warmup)
