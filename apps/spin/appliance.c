@@ -638,6 +638,7 @@ static int apply(struct appliance *a, const struct spin_config *old, const struc
 	if (exec_loop_set_mode(a->loop, c->loop == CFG_LOOP_BUSY ? EXEC_BUSY_POLL : EXEC_BLOCKING))
 		sal_log(SAL_LOG_ERR, "%s: loop: cannot watch the devices for blocking mode; "
 			"still busy-polling", c->path);
+	exec_loop_set_linger(a->loop, (uint64_t)c->loop_linger_us * 1000u);
 	sal_set_log_level(c->log == CFG_LOG_DEBUG ? SAL_LOG_DEBUG
 			  : c->log == CFG_LOG_QUIET ? SAL_LOG_WARN : SAL_LOG_INFO);
 	for (unsigned i = 0; i < c->n_svcs; i++)
@@ -958,16 +959,18 @@ static void cmd_status(struct appliance *a, struct ctl_buf *b)
 	ctl_printf(b, "name %s\nconfig %s\ncontrol %s\nuptime_s %.1f\n",
 		  a->cfg->name[0] ? a->cfg->name : "spin", a->cfg->path, a->ctl_path,
 		  (double)(sal_now_ns() - a->start_ns) / 1e9);
-	ctl_printf(b, "loop %s\nreloads %llu\nreloads_refused %llu\n",
+	ctl_printf(b, "loop %s\nloop_linger_us %llu\nreloads %llu\nreloads_refused %llu\n",
 		  exec_loop_mode(a->loop) == EXEC_BUSY_POLL ? "busy-poll" : "blocking",
+		  (unsigned long long)(exec_loop_linger(a->loop) / 1000u),
 		  (unsigned long long)a->reloads, (unsigned long long)a->reload_refused);
 	ctl_printf(b, "interfaces %u\naddresses %u\nroutes %u\nservices %u\n", a->nifs,
 		  a->cfg->n_addrs, a->cfg->n_routes, a->nsvc + a->ntsvc);
 	ctl_printf(b, "pool buffers %u size %u outstanding %llu alloc_fails %llu\n", ps.capacity,
 		  ps.buf_size, (unsigned long long)ps.outstanding,
 		  (unsigned long long)ps.alloc_fails);
-	ctl_printf(b, "loop turns %llu idle_waits %llu units %llu\n", (unsigned long long)es.turns,
-		  (unsigned long long)es.idle_waits, (unsigned long long)es.units);
+	ctl_printf(b, "loop turns %llu idle_waits %llu linger_turns %llu units %llu\n",
+		  (unsigned long long)es.turns, (unsigned long long)es.idle_waits,
+		  (unsigned long long)es.linger_turns, (unsigned long long)es.units);
 	ctl_printf(b, "modules");
 	for (unsigned i = 0; i < spin_builtin_count(); i++)
 		if (spin_module_started(spin_builtin(i)))

@@ -554,9 +554,16 @@ static int d_simple(struct parser *ps, int argc, char **argv)
 		if (!c->syscall)
 			return fail(ps, "out of memory");
 	} else if (!strcmp(d, "loop")) {
-		if (argc != 2 || (strcmp(argv[1], "blocking") && strcmp(argv[1], "busy-poll")))
-			return fail(ps, "usage: loop blocking|busy-poll");
+		if ((argc != 2 && argc != 4) ||
+		    (strcmp(argv[1], "blocking") && strcmp(argv[1], "busy-poll")) ||
+		    (argc == 4 && strcmp(argv[2], "linger")))
+			return fail(ps, "usage: loop blocking [linger USEC] | loop busy-poll");
 		c->loop = strcmp(argv[1], "blocking") ? CFG_LOOP_BUSY : CFG_LOOP_BLOCKING;
+		if (argc == 4 && c->loop == CFG_LOOP_BUSY)
+			return fail(ps, "linger applies to a blocking loop (busy-poll never sleeps)");
+		if (argc == 4 && !parse_u64(argv[3], 10000, &n))
+			return fail(ps, "bad linger '%s' (0 to 10000 microseconds)", argv[3]);
+		c->loop_linger_us = argc == 4 ? (uint32_t)n : 0;
 	} else if (!strcmp(d, "pool")) {
 		if ((argc != 3 && argc != 5) || strcmp(argv[1], "buffers") ||
 		    (argc == 5 && strcmp(argv[3], "size")))

@@ -98,6 +98,7 @@ struct spin_config {
 	char *syscall;          /* `syscall PATH`: apps/syscall socket, or NULL */
 	int syscall_line;
 	enum cfg_loop loop;
+	uint32_t loop_linger_us; /* `loop blocking linger USEC`; 0 when not given */
 	uint32_t pool_bufs, pool_size;
 	enum cfg_log log;
 	bool forwarding;

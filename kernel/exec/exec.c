@@ -53,6 +53,8 @@ struct exec_loop {
 	int64_t once_timeout;
 	int once_done;
 	uint64_t sleep_until;        /* deadline of the current idle wait */
+	uint64_t linger_ns;          /* blocking: keep polling this long after work */
+	uint64_t last_work_ns;       /* when a turn last did work (with linger_ns) */
 	unsigned nready_pollers;     /* pollers with EXEC_POLL_ON_READY */
 	uint64_t last_ready_check;   /* last zero-timeout look at them */
 	struct exec_stats stats;
@@ -138,6 +140,8 @@ int exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode)
 	return 0;
 }
 enum exec_mode exec_loop_mode(const struct exec_loop *l) { return l->mode; }
+void exec_loop_set_linger(struct exec_loop *l, uint64_t ns) { l->linger_ns = ns; }
+uint64_t exec_loop_linger(const struct exec_loop *l) { return l->linger_ns; }
 const char *exec_loop_name(const struct exec_loop *l) { return l->name; }
 struct exec_loop *exec_current(void) { return cur_loop; }
 struct strand_cpu *exec_loop_cpu(const struct exec_loop *l) { return l->cpu; }
@@ -443,7 +447,22 @@ static void loop_main(void *arg)
 		}
 		int done = turn(l);
 		int64_t tmo = l->once ? l->once_timeout : -1;
-		if (done > 0 || tmo == 0 || l->mode == EXEC_BUSY_POLL) {
+		bool linger = false;
+		if (l->linger_ns && l->mode == EXEC_BLOCKING && !l->once) {
+			/* Lingering: a blocking loop that just did work polls on
+			 * for linger_ns before it sleeps, so the packets of a
+			 * conversation that come back within that time (the
+			 * peer's next segment, the next connection) find it
+			 * awake instead of paying a wake-up each. */
+			uint64_t now = sal_now_ns();
+			if (done > 0)
+				l->last_work_ns = now;
+			else if (now - l->last_work_ns < l->linger_ns)
+				linger = true;
+			if (linger)
+				l->stats.linger_turns++;
+		}
+		if (done > 0 || tmo == 0 || l->mode == EXEC_BUSY_POLL || linger) {
 			/* Busy, or under load: other strands get the processor
 			 * between turns. */
 			if (!l->once)

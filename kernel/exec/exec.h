@@ -88,6 +88,12 @@ void exec_loop_free(struct exec_loop *l);
  * returns -1 with the loop still busy-polling. */
 int exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode);
 enum exec_mode exec_loop_mode(const struct exec_loop *l);
+/* Blocking mode only: after a turn that did work, the loop goes on polling
+ * (yielding between turns, as busy-poll does) for ns before it sleeps; 0,
+ * the default, sleeps at the first turn with nothing to do.  From the
+ * loop's thread. */
+void exec_loop_set_linger(struct exec_loop *l, uint64_t ns);
+uint64_t exec_loop_linger(const struct exec_loop *l);
 const char *exec_loop_name(const struct exec_loop *l);
 
 /* The loop the calling thread runs, or NULL. */
@@ -129,6 +135,7 @@ int exec_on_detach(void (*fn)(void));
 /* Loop counters for spin ctl status. */
 struct exec_stats {
 	uint64_t turns, idle_waits, work_items, timers_fired, units;
+	uint64_t linger_turns;  /* idle turns spent polling on (exec_loop_set_linger) */
 };
 void exec_loop_stats(const struct exec_loop *l, struct exec_stats *out);
 

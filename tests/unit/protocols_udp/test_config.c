@@ -166,11 +166,29 @@ static void test_errors(void **state)
 	parse_bad("name a\nname b\n", "t.conf:2: 'name' already given on line 1");
 	parse_bad("name this-name-is-too-long\n", "t.conf:1: bad name");
 	parse_bad("loop fast\n", "t.conf:1: usage: loop");
+	parse_bad("loop blocking linger\n", "t.conf:1: usage: loop");
+	parse_bad("loop blocking wait 5\n", "t.conf:1: usage: loop");
+	parse_bad("loop busy-poll linger 5\n", "t.conf:1: linger applies to a blocking loop");
+	parse_bad("loop blocking linger 10001\n", "t.conf:1: bad linger '10001'");
+	parse_bad("loop blocking linger -1\n", "t.conf:1: bad linger '-1'");
 	parse_bad("pool buffers 10\n", "t.conf:1: bad buffer count");
 	parse_bad("forwarding maybe\n", "t.conf:1: usage: forwarding");
 }
 
 /* TCP services and fault nodes (apps/tcpsvc, netgraph/fault). */
+static void test_loop_linger(void **state)
+{
+	(void)state;
+	struct spin_config *c = parse_ok("interface e driver tap dev t\nloop blocking linger 50\n");
+
+	assert_int_equal(c->loop, CFG_LOOP_BLOCKING);
+	assert_int_equal(c->loop_linger_us, 50);
+	cfg_free(c);
+	c = parse_ok("interface e driver tap dev t\nloop blocking\n");
+	assert_int_equal(c->loop_linger_us, 0);
+	cfg_free(c);
+}
+
 static void test_tcp_and_fault(void **state)
 {
 	(void)state;
@@ -300,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_loop_linger),
 		cmocka_unit_test(test_tcp_and_fault),
 		cmocka_unit_test(test_nul_and_long),
 		cmocka_unit_test(test_file),

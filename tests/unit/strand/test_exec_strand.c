@@ -372,6 +372,61 @@ static void test_mode_switch_watches(void **state)
 	close(c.fd[1]);
 }
 
+/* Linger: a blocking loop that did work polls on (no idle wait) for the
+ * linger time; without linger it sleeps between the two bytes. */
+static void *linger_writer(void *arg)
+{
+	struct switch_ctx *c = arg;
+	sal_sleep_ns(20000000);
+	assert_int_equal(write(c->fd[1], "y", 1), 1);
+	sal_sleep_ns(20000000);
+	exec_loop_stop(c->l);
+	return NULL;
+}
+
+static int linger_poll(void *ctx, int budget)
+{
+	struct switch_ctx *c = ctx;
+	char b;
+	(void)budget;
+	return read(c->fd[0], &b, 1) == 1 ? 1 : 0;
+}
+
+static struct exec_stats run_linger(uint64_t linger_ns)
+{
+	struct switch_ctx c = {0};
+	struct exec_stats st;
+	assert_int_equal(pipe2(c.fd, O_NONBLOCK), 0);
+	assert_int_equal(write(c.fd[1], "x", 1), 1); /* work for the first turn */
+	c.l = exec_loop_new("linger", EXEC_BLOCKING);
+	exec_loop_set_linger(c.l, linger_ns);
+	assert_true(exec_loop_linger(c.l) == linger_ns);
+	struct exec_poller p = {.name = "dev", .poll = linger_poll, .ctx = &c,
+				.wait_handle = c.fd[0]};
+	assert_int_equal(exec_poller_add(c.l, &p), 0);
+	struct sal_thread *th = sal_thread_start("writer", linger_writer, &c);
+	exec_loop_run(c.l);
+	sal_thread_join(th);
+	exec_loop_stats(c.l, &st);
+	assert_true(st.units == 2);
+	exec_poller_del(c.l, &p);
+	exec_loop_detach(c.l);
+	exec_loop_free(c.l);
+	close(c.fd[0]);
+	close(c.fd[1]);
+	return st;
+}
+
+static void test_linger(void **state)
+{
+	(void)state;
+	struct exec_stats on = run_linger(10000000000ull), off = run_linger(0);
+	assert_true(on.idle_waits == 0);
+	assert_true(on.linger_turns > 0);
+	assert_true(off.idle_waits >= 1);
+	assert_true(off.linger_turns == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +435,7 @@ int main(void)
 	    cmocka_unit_test(test_ready_blocking),
 	    cmocka_unit_test(test_ready_busy),
 	    cmocka_unit_test(test_mode_switch_watches),
+	    cmocka_unit_test(test_linger),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
