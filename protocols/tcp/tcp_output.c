@@ -218,21 +218,18 @@ static void seg_emit(struct pkt *p, const struct seg_out *s)
 	if (s->optlen)
 		memcpy((uint8_t *)th + TCP_HDR_LEN, s->opt, s->optlen);
 	tlen = pkt_len(p);
-	if (p->gso_type != PKT_GSO_NONE) {
-		/* The device sums each piece: leave it the pseudo-header sum
-		 * over the whole length (netgraph/pkt.h), counted from an
-		 * Ethernet header in front of a 20-byte IP header, as the
-		 * layers below expect. */
-		ip_put16(th->csum, (uint16_t)~csum_fold(tcp_pseudo_sum(s->src, s->dst,
-									(uint16_t)tlen)));
-		p->csum = PKT_CSUM_PARTIAL;
-		p->csum_start = (uint16_t)(ETHER_HDR_LEN + IP_HDR_MIN);
-		p->csum_offset = 16;
-	} else {
-		ip_put16(th->csum, csum_fold(pkt_csum_partial(
-					   p, 0, tlen, tcp_pseudo_sum(s->src, s->dst, (uint16_t)tlen))));
-		p->csum = PKT_CSUM_NONE;
-	}
+	/* The checksum is left to the device, as Linux leaves it: the
+	 * pseudo-header sum over the whole length (netgraph/pkt.h), counted
+	 * from an Ethernet header in front of a 20-byte IP header, as the
+	 * layers below expect.  A device with checksum offload (a TAP or an
+	 * AF_PACKET with vnet headers) hands it to the kernel unfinished,
+	 * and a Linux peer on a veth trusts it without summing; for any other
+	 * the link finishes it before the driver sees it (ng_iface_send); a
+	 * TSO segment's pieces are each summed by the device. */
+	ip_put16(th->csum, (uint16_t)~csum_fold(tcp_pseudo_sum(s->src, s->dst, (uint16_t)tlen)));
+	p->csum = PKT_CSUM_PARTIAL;
+	p->csum_start = (uint16_t)(ETHER_HDR_LEN + IP_HDR_MIN);
+	p->csum_offset = 16;
 	TCP_STAT(out_segs);
 	if (s->flags & TCP_F_RST)
 		TCP_STAT(out_rsts);
