@@ -38,7 +38,8 @@
 
 struct afp_dev {
 	struct drv_base base;     /* first: ifp->drv points here */
-	int fd;
+	int fd;                   /* receives (the ring); in the loop's wait set */
+	int txfd;                 /* sends (see afp_setup) */
 	enum drv_afp_mode mode;
 	bool vnet;                /* PACKET_VNET_HDR on (LATENCY mode) */
 	bool sw_csum;
@@ -262,7 +263,7 @@ static void afp_flush(struct ng_iface *ifp)
 	if (exec_timer_armed(&a->flush_timer))
 		exec_timer_cancel(&a->flush_timer);
 	while (done < n) {
-		int r = sendmmsg(a->fd, a->msgs + done, n - done, MSG_DONTWAIT);
+		int r = sendmmsg(a->txfd, a->msgs + done, n - done, MSG_DONTWAIT);
 		if (r < 0 && errno == EINTR)
 			continue;
 		a->st.tx_batches++;
@@ -344,7 +345,7 @@ static int afp_xmit_direct(struct ng_iface *ifp, struct pkt *p)
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
 	ssize_t w;
 	do
-		w = sendmsg(a->fd, &mh, MSG_DONTWAIT);
+		w = sendmsg(a->txfd, &mh, MSG_DONTWAIT);
 	while (w < 0 && errno == EINTR);
 	return drv_xmit_done(ifp, p, w >= 0);
 drop:
@@ -363,6 +364,8 @@ static void afp_close(struct ng_iface *ifp)
 		munmap(a->ring, a->ring_bytes);
 	if (a->fd >= 0)
 		close(a->fd);
+	if (a->txfd >= 0)
+		close(a->txfd);
 	drv_gso_fini(ifp);
 	free(a->slots);
 	free(a);
@@ -502,6 +505,22 @@ static enum drv_err afp_setup(struct afp_dev *a, const struct drv_afp_config *cf
 		if (setsockopt(a->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) != 0)
 			return drv_errno(errno);
 	}
+	/* Frames leave through a second socket, bound with protocol 0 so it
+	 * receives nothing, and never in a wait set.  Each sent buffer, when
+	 * the kernel frees it, wakes its socket's writers; on the receiving
+	 * socket that would run the loop's wait-set callback (under an
+	 * interrupt-disabling lock) for every frame sent, in a blocking loop
+	 * as in a busy one.  Frame for frame the kernel's send path is the
+	 * same: the protocol comes from the Ethernet header. */
+	a->txfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->txfd < 0)
+		return drv_errno(errno);
+	if (a->vnet && setopt(a->txfd, PACKET_VNET_HDR, 1) != 0)
+		return drv_errno(errno);
+	(void)setopt(a->txfd, PACKET_QDISC_BYPASS, 1);
+	struct sockaddr_ll tll = {.sll_family = AF_PACKET, .sll_ifindex = ifindex};
+	if (bind(a->txfd, (struct sockaddr *)&tll, sizeof(tll)) != 0)
+		return drv_errno(errno);
 	return DRV_OK;
 }
 
@@ -519,7 +538,7 @@ enum drv_err drv_afp_open(const struct drv_afp_config *cfg, struct pkt_pool *poo
 	struct afp_dev *a = calloc(1, sizeof(*a));
 	if (!a)
 		return DRV_ENOMEM;
-	a->fd = -1;
+	a->fd = a->txfd = -1;
 	a->base.ifp.drv = a;
 	struct ng_iface *ifp = &a->base.ifp;
 	a->flush_timer.fn = afp_flush_fired;
