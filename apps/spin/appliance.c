@@ -146,13 +146,13 @@ static int open_iface(struct appliance *a, const struct cfg_iface *c, char *err,
 					   .mode = c->capture ? DRV_AFP_CAPTURE : DRV_AFP_LATENCY,
 					   .promisc = c->promisc || c->has_mac,
 					   .no_quiet = c->no_quiet, .sw_csum = c->sw_csum,
-					   .tso = c->tso};
+					   .tso = c->tso, .gso = c->gso};
 		rc = drv_afp_open(&d, a->pool, a->loop, &ifp);
 		break;
 	}
 	case CFG_DRV_TAP: {
 		struct drv_tap_config d = {.ifname = c->dev, .name = c->name, .mtu = c->mtu,
-					   .sw_csum = c->sw_csum, .tso = c->tso};
+					   .sw_csum = c->sw_csum, .tso = c->tso, .gso = c->gso};
 		memcpy(d.mac, c->mac, 6);
 		rc = drv_tap_open(&d, a->pool, a->loop, &ifp);
 		break;

@@ -235,6 +235,10 @@ static int d_interface(struct parser *ps, int argc, char **argv)
 			ifc->tso = true;
 			continue;
 		}
+		if (!strcmp(k, "gso") && (d == CFG_DRV_AFPACKET || d == CFG_DRV_TAP)) {
+			ifc->gso = true;
+			continue;
+		}
 		if (!v) {
 			if (!strcmp(k, "dev") || !strcmp(k, "mac") || !strcmp(k, "mtu") ||
 			    !strcmp(k, "in") || !strcmp(k, "out") || !strcmp(k, "live") ||
@@ -290,6 +294,10 @@ static int d_interface(struct parser *ps, int argc, char **argv)
 			return fail(ps, "'tso' needs checksum offload: drop 'sw-csum'");
 		if (ifc->tso && ifc->capture)
 			return fail(ps, "'tso' needs the latency ring: drop 'capture'");
+		if (ifc->gso && ifc->sw_csum)
+			return fail(ps, "'gso' needs checksum offload: drop 'sw-csum'");
+		if (ifc->gso && ifc->capture)
+			return fail(ps, "'gso' needs the latency ring: drop 'capture'");
 		break;
 	case CFG_DRV_PCAP:
 		if (!ifc->in && !ifc->out && !ifc->live)
@@ -825,7 +833,7 @@ static bool iface_eq(const struct cfg_iface *a, const struct cfg_iface *b)
 	       str_eq(a->file, b->file) && a->loops == b->loops && a->has_mac == b->has_mac &&
 	       !memcmp(a->mac, b->mac, 6) && a->mtu == b->mtu && a->promisc == b->promisc &&
 	       a->capture == b->capture && a->sw_csum == b->sw_csum &&
-	       a->no_quiet == b->no_quiet && a->tso == b->tso;
+	       a->no_quiet == b->no_quiet && a->tso == b->tso && a->gso == b->gso;
 }
 
 int cfg_reload_check(const struct spin_config *old, const struct spin_config *new,

@@ -46,6 +46,7 @@ struct cfg_iface {
 	uint32_t mtu;           /* 0: the device's */
 	bool promisc, capture, sw_csum, no_quiet;
 	bool tso;               /* afpacket (latency), tap: segmentation offloads */
+	bool gso;               /* the same, sending only (tso implies it) */
 	int line;
 };
 

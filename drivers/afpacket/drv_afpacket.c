@@ -517,7 +517,14 @@ static enum drv_err afp_setup(struct afp_dev *a, const struct drv_afp_config *cf
 		return drv_errno(errno);
 	if (a->vnet && setopt(a->txfd, PACKET_VNET_HDR, 1) != 0)
 		return drv_errno(errno);
-	(void)setopt(a->txfd, PACKET_QDISC_BYPASS, 1);
+	/* Sending GSO packets (tso, gso) the frames go through the device's
+	 * queue path instead: where the device has TSO and GSO off, that is
+	 * where Linux cuts a GSO frame in software (validate_xmit_skb), as it
+	 * does for its own TCP, whose packets are GSO packets whatever the
+	 * device offers.  The bypass (__dev_direct_xmit) drops a frame that
+	 * would need cutting. */
+	if (!cfg->tso && !cfg->gso)
+		(void)setopt(a->txfd, PACKET_QDISC_BYPASS, 1);
 	struct sockaddr_ll tll = {.sll_family = AF_PACKET, .sll_ifindex = ifindex};
 	if (bind(a->txfd, (struct sockaddr *)&tll, sizeof(tll)) != 0)
 		return drv_errno(errno);
@@ -530,7 +537,7 @@ enum drv_err drv_afp_open(const struct drv_afp_config *cfg, struct pkt_pool *poo
 	*out = NULL;
 	if (!cfg || !pool || !cfg->ifname || !cfg->ifname[0] ||
 	    (cfg->mode != DRV_AFP_LATENCY && cfg->mode != DRV_AFP_CAPTURE) ||
-	    (cfg->tso && (cfg->sw_csum || cfg->mode != DRV_AFP_LATENCY)))
+	    ((cfg->tso || cfg->gso) && (cfg->sw_csum || cfg->mode != DRV_AFP_LATENCY)))
 		return DRV_EINVAL;
 	int ifindex = drv_netdev_index(cfg->ifname);
 	if (ifindex <= 0)
@@ -563,7 +570,7 @@ enum drv_err drv_afp_open(const struct drv_afp_config *cfg, struct pkt_pool *poo
 		goto fail;
 	a->sw_csum = cfg->sw_csum;
 	ifp->tx_csum_offload = a->vnet && !cfg->sw_csum;
-	if (cfg->tso && (e = drv_gso_init(ifp)) != DRV_OK)
+	if ((cfg->tso || cfg->gso) && (e = drv_gso_init(ifp)) != DRV_OK)
 		goto fail;
 	ifp->ops = &afp_ops;
 	ifp->pool = pool;

@@ -37,6 +37,12 @@
  * on) are dropped and counted as truncated; turn TSO/GSO off on the peer,
  * raise frame_size, or turn tso on.
  *
+ * gso (LATENCY mode): the sending half of tso below, with standard ring
+ * slots: spin sends GSO packets and Linux cuts them, in the device if it
+ * has TSO, in software (validate_xmit_skb) if not, as it cuts its own
+ * TCP's; frames are sent through the device's queue path for that (the
+ * qdisc bypass drops a frame that needs cutting).  Receiving is as without.
+ *
  * tso (LATENCY mode): the interface gets gso_max and a pool of large
  * buffers (netgraph/iface.h).  Ring slots hold 64 KiB frames (240 slots,
  * 15 to a 1 MiB block, unless ring_frames/frame_size say otherwise), so a
@@ -75,6 +81,7 @@ struct drv_afp_config {
 	bool sw_csum;              /* finish checksums in software on send */
 	bool tso;                  /* LATENCY only, not with sw_csum: segmentation
 				    * offloads both ways (see above) */
+	bool gso;                  /* the sending half of tso alone (see above) */
 };
 
 enum drv_err drv_afp_open(const struct drv_afp_config *cfg, struct pkt_pool *pool,

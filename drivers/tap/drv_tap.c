@@ -218,7 +218,7 @@ enum drv_err drv_tap_open(const struct drv_tap_config *cfg, struct pkt_pool *poo
 {
 	*out = NULL;
 	if (!cfg || !pool || !cfg->ifname || !cfg->ifname[0] ||
-	    strlen(cfg->ifname) >= IFNAMSIZ || (cfg->tso && cfg->sw_csum))
+	    strlen(cfg->ifname) >= IFNAMSIZ || ((cfg->tso || cfg->gso) && cfg->sw_csum))
 		return DRV_EINVAL;
 	struct tap_dev *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -245,7 +245,7 @@ enum drv_err drv_tap_open(const struct drv_tap_config *cfg, struct pkt_pool *poo
 		ifp->mtu = 1500;
 	t->sw_csum = cfg->sw_csum;
 	ifp->tx_csum_offload = !cfg->sw_csum;
-	if (cfg->tso && (e = drv_gso_init(ifp)) != DRV_OK)
+	if ((cfg->tso || cfg->gso) && (e = drv_gso_init(ifp)) != DRV_OK)
 		goto fail;
 	t->tso = cfg->tso;
 	ifp->ops = &tap_ops;

@@ -14,6 +14,8 @@
  *     finishes (or, delivering locally, trusts) it; tx_csum_offload is true.
  *     With sw_csum set, the driver finishes checksums itself and Linux
  *     verifies every frame (tests use this to prove the sums right).
+ *   gso: the sending half of tso below: GSO packets out (Linux delivers
+ *     them whole or cuts them), frames that fit the MTU in.
  *   tso: the interface gets gso_max and a pool of large buffers (netgraph/
  *     iface.h).  A PKT_GSO_TCPV4 packet goes out as one write with the
  *     vnet header's GSO fields and Linux cuts it (tx_gso); Linux hands
@@ -50,6 +52,7 @@ struct drv_tap_config {
 	uint32_t mtu;         /* 0: the TAP's MTU */
 	bool sw_csum;         /* finish checksums in software, no TX offload */
 	bool tso;             /* segmentation offloads both ways (not with sw_csum) */
+	bool gso;             /* the sending half of tso alone (not with sw_csum) */
 };
 
 enum drv_err drv_tap_open(const struct drv_tap_config *cfg, struct pkt_pool *pool,

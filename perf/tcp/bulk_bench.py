@@ -12,7 +12,11 @@ in the server ns) on CPU 1, each under taskset.
 Offload settings, applied with ethtool -K in every namespace before a block
 of runs:
   nooffload  TSO, GSO, GRO off on c1, c2, a1, s2 (and transmit checksum
-             offload off on the client ends, as the first lab has it)
+             offload off on the client ends, as the first lab has it);
+             spin's interface line gets `gso`: spin sends 64 KiB segments
+             and Linux cuts them in software on a1, as it cuts the Linux
+             server's own (Linux TCP builds GSO packets whatever the
+             device offers; its profile here shows skb_segment)
   offload    TSO, GSO, GRO and checksum offload on everywhere, and spin's
              interface line gets `tso`; if the appliance refuses that
              option, spin runs without it and the record says so in "note"
@@ -69,6 +73,7 @@ class BulkLab:
             topo.run(["ip", "netns", "exec", ns, "ethtool", "-K", ifn, *args], check=False)
 
     def start_spin(self, tso):
+        """tso: the offload block's `tso`; otherwise `gso` (send only)."""
         name = f"bulk{os.getpid()}"
         conf = os.path.join(self.tmp, f"{name}.conf")
         with open(conf, "w") as f:
@@ -76,7 +81,7 @@ class BulkLab:
                     f"control {self.tmp}/{name}.sock\nloop {self.loop}\nlog quiet\n"
                     f"pool buffers 16384\n"
                     f"interface eth0 driver afpacket dev {self.i['appl_if']}"
-                    f"{' tso' if tso else ''}\n"
+                    f"{' tso' if tso else ' gso'}\n"
                     f"address eth0 {self.i['appl']}/24\n"
                     f"arp eth0 {self.i['client_a']} {self.i['client_a_mac']}\n"
                     f"service iperf3 port {self.port}\n")
@@ -160,7 +165,7 @@ def records(data, notes, seconds):
                    "target": TARGET[offload], "spread": None if sp is None else round(sp, 3),
                    "runs": len([r for r in a if r.get("n")]),
                    "placement": f"client cpu {CLIENT_CPU}, server cpu {RESPONDER_CPU}, veth, "
-                                f"iperf3 -t {seconds}, {'TSO/GSO/GRO on' if offload == 'offload' else 'TSO/GSO/GRO off'}"}
+                                f"iperf3 -t {seconds}, {'TSO/GSO/GRO on, spin tso' if offload == 'offload' else 'TSO/GSO/GRO off, spin gso (Linux cuts in software)'}"}
             if notes.get(offload):
                 rec["note"] = notes[offload]
             recs.append(rec)

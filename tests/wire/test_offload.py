@@ -1,6 +1,6 @@
-"""Segmentation offload (`tso` on an interface): the same 10 MB each way
-between spin and a Linux peer with tso off and on, on both drivers that
-carry a virtio-net header.
+"""Segmentation offload (`tso` or `gso` on an interface): the same 10 MB
+each way between spin and a Linux peer with offloads off, gso and tso, on
+both drivers that carry a virtio-net header.
 
     afpacket: [cli ns: veth-c 198.18.0.1] ---- veth ---- [spin ns: veth-s | spin 198.18.0.2]
     tap:      [one ns: Linux tp0 198.18.0.1] ~~ TAP ~~ [spin 198.18.0.2]
@@ -11,6 +11,11 @@ it; both files are compared by SHA-256.
 
   tso off: the peer's veth has TSO/GSO off (afpacket), the TAP offers only
            checksum offload; `spin ctl interfaces` shows no gso line.
+  gso:     the peer as with tso off (TSO/GSO off on its veth, no TSO
+           offered by the TAP), spin sends segments larger than the MTU
+           all the same (gso tx): Linux cuts them in software on the veth,
+           or takes them whole on the TAP; nothing coalesced comes back
+           (gso rx 0).
   tso on:  the peer keeps Linux's defaults (TSO, GSO on), the TAP offers
            TSO4/TSO6.  The interface counters must show that spin handed
            Linux segments larger than the MTU to cut (gso tx) and received
@@ -37,7 +42,7 @@ class OffloadLab(TcpLab):
     over a topology of this file's own: afpacket on a veth or a TAP, tso
     on or off."""
 
-    def __init__(self, lab, build_dir, tmp_path, driver, tso):
+    def __init__(self, lab, build_dir, tmp_path, driver, mode):
         self.lab = lab
         self.build_dir = build_dir
         self.tmp = tmp_path
@@ -49,7 +54,7 @@ class OffloadLab(TcpLab):
             self.srv.disable_ipv6("veth-s")
             self.srv.up("veth-s")
             lif, dev = "veth-c", "veth-s"
-            if not tso:
+            if mode != "tso":
                 self.cli.offload("veth-c", tso=False, gso=False)
             iface = f"interface eth0 driver afpacket dev {dev}"
         else:
@@ -67,7 +72,7 @@ class OffloadLab(TcpLab):
         self.conf.write_text(
             f"name offload\ncontrol {self.sock}\nloop blocking\nlog quiet\n"
             f"pool buffers 16384\n"
-            f"{iface}{' tso' if tso else ''}\n"
+            f"{iface}{'' if mode == 'off' else ' ' + mode}\n"
             f"address eth0 {SPIN}/24\n"
             f"arp eth0 {CLI} {self.cli_mac}\n"
             f"service tcp-discard port 9\n")
@@ -105,14 +110,18 @@ def transfer(t, tmp_path, up, down):
 def test_offload_same_bytes(lab, build_dir, tmp_path, driver):
     up = random_file(tmp_path / "up.bin", SIZE, seed=5)
     down = random_file(tmp_path / "down.bin", SIZE, seed=6)
-    for tso in (False, True):
-        sub = tmp_path / ("on" if tso else "off")
+    for mode in ("off", "gso", "tso"):
+        sub = tmp_path / mode
         sub.mkdir()
-        t = OffloadLab(lab, build_dir, sub, driver, tso)
+        t = OffloadLab(lab, build_dir, sub, driver, mode)
         try:
             transfer(t, sub, up, down)
             g = t.gso()
-            if tso:
+            if mode == "gso":
+                assert g is not None and g[1] > 0 and g[0] == 0, t.iface_stats()
+                drops = t.drops("ip")
+                assert drops.get("bad_gso", 0) == 0, drops
+            elif mode == "tso":
                 # Segments larger than the MTU went to Linux to cut, and
                 # Linux's TSO sends / GRO output arrived whole.
                 assert g is not None, t.iface_stats()
@@ -131,10 +140,13 @@ def test_offload_same_bytes(lab, build_dir, tmp_path, driver):
 
 
 def test_tso_config_errors(lab, build_dir, tmp_path):
-    """`tso` is refused with sw-csum and with the capture ring, by name."""
+    """`tso` and `gso` are refused with sw-csum and with the capture ring,
+    by name."""
     import subprocess
     for extra, msg in (("sw-csum tso", "'tso' needs checksum offload"),
-                       ("capture tso", "'tso' needs the latency ring")):
+                       ("capture tso", "'tso' needs the latency ring"),
+                       ("sw-csum gso", "'gso' needs checksum offload"),
+                       ("capture gso", "'gso' needs the latency ring")):
         conf = tmp_path / "bad.conf"
         conf.write_text(f"name bad\ninterface eth0 driver afpacket dev nope0 {extra}\n")
         r = subprocess.run([str(build_dir / "spin"), "run", str(conf)],
