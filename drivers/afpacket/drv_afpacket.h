@@ -10,9 +10,12 @@
  *     that says exactly where an unfinished checksum starts and where it
  *     goes (csum_start, csum_offset); the ring status bits
  *     TP_STATUS_CSUMNOTREADY / TP_STATUS_CSUM_VALID say the same coarser.
- *     Send is one sendmsg per frame (vnet header + the packet's segments, no
- *     copy, PACKET_QDISC_BYPASS), so a partial checksum goes to Linux with
- *     NEEDS_CSUM and tx_csum_offload is true (sw_csum turns that off).
+ *     Send goes through a second, send-only socket outside the loop's wait
+ *     set: single-buffer frames in sendmmsg batches, a chained one with its
+ *     own sendmsg (vnet header + the packet's segments, no copy), with
+ *     PACKET_QDISC_BYPASS unless tso or gso is on; a partial checksum goes
+ *     to Linux with NEEDS_CSUM and tx_csum_offload is true (sw_csum turns
+ *     that off).
  *   DRV_AFP_CAPTURE: TPACKET_V3 receive ring.  V3 hands a whole block to user
  *     space only when the block is full or its timeout (>= 1 ms) expires: a
  *     frame can wait that long, so this mode is for capture and throughput,

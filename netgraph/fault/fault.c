@@ -57,7 +57,7 @@ static inline void count(struct fault_node *f, int i)
 			      memory_order_relaxed);
 }
 
-static const char *const fault_drop_names[] = {"loss", "queue_full", "flushed"};
+static const char *const fault_drop_names[] = {"loss", "queue_full", "flushed", "corrupt_gso"};
 
 SPIN_MODULE(fault_module, .name = "fault", .version = SPIN_VERSION(1, 0),
 	    .doc = "fault injection: loss, duplication, reordering, delay, corruption");
@@ -363,18 +363,29 @@ static void route(struct fault_node *f, const struct fault_config *c, struct pkt
 	}
 }
 
-static void corrupt(struct fault_node *f, const struct fault_config *c, struct pkt **pp,
+/* False when the packet must be dropped instead (a GSO packet: see
+ * fault.h). */
+static bool corrupt(struct fault_node *f, const struct fault_config *c, struct pkt **pp,
 		    uint64_t r)
 {
 	uint32_t len = pkt_len(*pp);
+	if ((*pp)->gso_type != PKT_GSO_NONE) {
+		count(f, S_CORRUPTED);
+		return false;
+	}
 	if (len <= c->corrupt_off || !pkt_unshare(pp))
-		return;
+		return true;
+	/* Finished first: a checksum the device computed afterwards would
+	 * cover the flipped bit and hide it. */
+	if (!pkt_csum_complete(*pp))
+		return true;
 	uint32_t off = c->corrupt_off + (uint32_t)(r % (len - c->corrupt_off));
 	uint8_t b;
 	pkt_copy_out(*pp, off, &b, 1);
 	b ^= (uint8_t)(1u << ((r >> 40) & 7));
 	pkt_copy_in(*pp, off, &b, 1);
 	count(f, S_CORRUPTED);
+	return true;
 }
 
 void fault_input(struct fault_node *f, struct pkt *p)
@@ -396,8 +407,10 @@ void fault_input(struct fault_node *f, struct pkt *p)
 		ng_drop(&p, &fault_ng_node, FAULT_DROP_LOSS);
 		goto out;
 	}
-	if (chance(r_corrupt, c->corrupt_ppm))
-		corrupt(f, c, &p, draw(f));
+	if (chance(r_corrupt, c->corrupt_ppm) && !corrupt(f, c, &p, draw(f))) {
+		ng_drop(&p, &fault_ng_node, FAULT_DROP_CORRUPT_GSO);
+		goto out;
+	}
 	struct pkt *copy = NULL;
 	if (chance(r_dup, c->dup_ppm)) {
 		copy = pkt_copy(p, p->pool);

@@ -31,7 +31,12 @@
  * a configuration (fault_set) restarts the sequence at its seed.
  *   loss:     the packet is dropped (drop reason "loss" on node "fault").
  *   corrupt:  one bit of one byte at or after corrupt_off (from the data
- *             start) is flipped; the packet is made private first.
+ *             start) is flipped; the packet is made private first, and a
+ *             partial checksum (PKT_CSUM_PARTIAL) is finished before the
+ *             flip, so the checksum no longer matches, as on a wire.  A
+ *             GSO packet, whose pieces' checksums the device computes from
+ *             the bytes as it finds them, is dropped instead (reason
+ *             "corrupt_gso"; it still counts as corrupted).
  *   dup:      a copy (pkt_copy from the packet's pool) follows the
  *             original, through the same delay decision.
  *   delay:    the packet (and its copy) is held for delay_ns on an exec
@@ -78,6 +83,7 @@ enum fault_drop {
 	FAULT_DROP_LOSS = NG_DROP_COMMON,   /* "loss": dropped on purpose */
 	FAULT_DROP_QUEUE_FULL,              /* "queue_full": too many held */
 	FAULT_DROP_FLUSHED,                 /* "flushed": held when the node was freed */
+	FAULT_DROP_CORRUPT_GSO,             /* "corrupt_gso": a GSO packet drawn for corruption */
 };
 
 struct fault_config {

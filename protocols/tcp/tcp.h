@@ -11,9 +11,9 @@
  * runs the state machine.  An extension that wants raw segments for a port
  * (the forwarder) installs on TCP_PacketArrived with tcp_port_term and
  * DISP_CANCEL; one that only watches uses DISP_FIRST and does not free.
- * Every segment TCP emits goes down through TCP_SendPacket (primary: the
- * checksum is already written; IP output), where an extension may
- * interpose the same way.
+ * Every segment TCP emits goes down through TCP_SendPacket (primary: IP
+ * output; the checksum is left partial, PKT_CSUM_PARTIAL, for the device or
+ * the link to finish), where an extension may interpose the same way.
  *
  * Connections.  A connection is an opaque handle (struct tcp_conn *) with
  * a table of handlers, given at tcp_listen or tcp_connect: they are the
@@ -87,7 +87,9 @@ extern const struct spin_interface tcp_interface; /* "tcp" 1.0 */
 SPIN_EVENT_DECLARE_VOID(TCP_PacketArrived, (struct pkt *, p))
 
 /* A finished segment on its way out: data start at the TCP header, the
- * checksum written.  Primary handler: IP output.  Consumes p. */
+ * checksum partial (the pseudo-header sum in the field, PKT_CSUM_PARTIAL;
+ * pkt_csum_complete finishes it once an Ethernet and IP header are in
+ * front).  Primary handler: IP output.  Consumes p. */
 SPIN_EVENT_DECLARE_VOID(TCP_SendPacket, (struct pkt *, p), (uint32_t, src), (uint32_t, dst),
 			(uint16_t, ifindex))
 

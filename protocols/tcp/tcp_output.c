@@ -8,8 +8,9 @@
  * into which the segment's bytes are copied from the queue: a retransmission
  * then never races the app's buffers, and a segment is one contiguous
  * buffer for the device.  (Segments that reference the queue's buffers
- * without a copy, and offloads, are throughput work for the next issue.)
- * The checksum is always finished in software, as udp_output does.
+ * without a copy are throughput work still to do.)  The checksum is left to
+ * the device (PKT_CSUM_PARTIAL, see seg_emit); the link finishes it for a
+ * device without checksum offload.
  */
 #include "protocols/tcp/tcp.h"
 #include "protocols/tcp/tcp_private.h"

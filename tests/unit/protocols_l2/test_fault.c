@@ -207,6 +207,70 @@ static void corruption(void **state)
 	pkt_free(orig);
 }
 
+/* An Ethernet + IPv4 + TCP frame with 10 bytes of data and a partial
+ * checksum (the pseudo-header sum in the field), as TCP sends them. */
+static struct pkt *tcp_partial(void)
+{
+	uint8_t b[64] = {0};
+	b[12] = 0x08;
+	b[14] = 0x45;
+	b[17] = 50;                             /* IP total length */
+	b[23] = 6;
+	memcpy(b + 26, (uint8_t[]){198, 18, 0, 1, 198, 18, 0, 2}, 8);
+	b[46] = 0x50;                           /* TCP header length 20 */
+	for (unsigned k = 54; k < 64; k++)
+		b[k] = (uint8_t)k;
+	uint8_t ph[12] = {198, 18, 0, 1, 198, 18, 0, 2, 0, 6, 0, 30};
+	uint16_t seed = (uint16_t)~csum_fold(csum_add(0, ph, sizeof ph));
+	b[50] = (uint8_t)(seed >> 8);
+	b[51] = (uint8_t)seed;
+	struct pkt *p = pkt_from_bytes(pool, b, sizeof b);
+	assert_non_null(p);
+	p->csum = PKT_CSUM_PARTIAL;
+	p->csum_start = 34;
+	p->csum_offset = 16;
+	return p;
+}
+
+/* The TCP checksum of such a frame verifies (folds to 0). */
+static bool tcp_sum_ok(const struct pkt *p)
+{
+	uint8_t b[64];
+	assert_true(pkt_copy_out(p, 0, b, 64));
+	uint8_t ph[12] = {198, 18, 0, 1, 198, 18, 0, 2, 0, 6, 0, 30};
+	return csum_fold(csum_add(csum_add(0, ph, sizeof ph), b + 34, 30)) == 0;
+}
+
+/* Corrupting a packet whose checksum the device would finish must still
+ * leave a wrong checksum; a GSO packet is dropped instead. */
+static void corruption_partial(void **state)
+{
+	(void)state;
+	struct fault_config c = {.corrupt_ppm = FAULT_PPM, .corrupt_off = 34, .seed = 3};
+	struct fault_node *f = make("corruptp", &c);
+	struct pkt *ref = tcp_partial();
+	assert_true(pkt_csum_complete(ref));
+	assert_true(tcp_sum_ok(ref));          /* the frame itself is right */
+	pkt_free(ref);
+	for (unsigned i = 0; i < 20; i++)
+		fault_input(f, tcp_partial());
+	assert_int_equal(nout, 20);
+	for (unsigned i = 0; i < nout; i++) {
+		assert_int_equal(outq[i]->csum, PKT_CSUM_NONE);
+		assert_false(tcp_sum_ok(outq[i]));
+	}
+	clear_out();
+	struct pkt *g = tcp_partial();
+	g->gso_type = PKT_GSO_TCPV4;
+	g->gso_size = 5;
+	fault_input(f, g);
+	assert_int_equal(nout, 0);
+	struct fault_stats st;
+	fault_stats_get(f, &st);
+	assert_int_equal(st.corrupted, 21);
+	fault_free(f);
+}
+
 static bool all_out(void) { return nout == 5; }
 
 static void delay(void **state)
@@ -377,6 +441,7 @@ int main(void)
 		T(loss),
 		T(duplication),
 		T(corruption),
+		T(corruption_partial),
 		T(delay),
 		T(reordering),
 		T(text_form),
