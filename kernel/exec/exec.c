@@ -55,6 +55,7 @@ struct exec_loop {
 	uint64_t sleep_until;        /* deadline of the current idle wait */
 	uint64_t linger_ns;          /* blocking: keep polling this long after work */
 	uint64_t last_work_ns;       /* when a turn last did work (with linger_ns) */
+	uint64_t turn_ns;            /* the clock at the start of the last turn, or 0 */
 	unsigned nready_pollers;     /* pollers with EXEC_POLL_ON_READY */
 	uint64_t last_ready_check;   /* last zero-timeout look at them */
 	struct exec_stats stats;
@@ -114,9 +115,14 @@ void exec_loop_free(struct exec_loop *l)
  * every wake-up of the handle's wait queue (for a packet socket, each frame
  * received and each frame sent, whose buffer release wakes the writers)
  * runs the wait set's callback under an interrupt-disabling lock. */
+static bool watched_by_mode(const struct exec_poller *p)
+{
+	return p->wait_handle >= 0 && !(p->flags & EXEC_POLL_ON_READY);
+}
+
 static bool needs_watch(const struct exec_loop *l, const struct exec_poller *p)
 {
-	return p->wait_handle >= 0 && (l->mode == EXEC_BLOCKING || (p->flags & EXEC_POLL_ON_READY));
+	return p->wait_handle >= 0 && (l->mode == EXEC_BLOCKING || !watched_by_mode(p));
 }
 
 int exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode)
@@ -124,14 +130,14 @@ int exec_loop_set_mode(struct exec_loop *l, enum exec_mode mode)
 	if (mode == l->mode)
 		return 0;
 	for (struct exec_poller *p = l->pollers; p; p = p->next) {
-		if (p->wait_handle < 0 || (p->flags & EXEC_POLL_ON_READY))
+		if (!watched_by_mode(p))
 			continue;
 		if (mode == EXEC_BUSY_POLL) {
 			strand_cpu_unwatch(l->cpu, p->wait_handle);
 		} else if (strand_cpu_watch(l->cpu, p->wait_handle, l->ls) != STRAND_OK) {
 			/* Busy polling needs no watch: undo the ones made. */
 			for (struct exec_poller *q = l->pollers; q != p; q = q->next)
-				if (q->wait_handle >= 0 && !(q->flags & EXEC_POLL_ON_READY))
+				if (watched_by_mode(q))
 					strand_cpu_unwatch(l->cpu, q->wait_handle);
 			return -1;
 		}
@@ -358,8 +364,10 @@ static int turn(struct exec_loop *l)
 {
 	l->stats.turns++;
 	int done = run_work(l);
-	/* One clock read a turn serves the timers and the readiness check. */
-	uint64_t now = l->nheap > 0 || l->nready_pollers > 0 ? sal_now_ns() : 0;
+	/* One clock read a turn serves the timers, the readiness check and
+	 * the linger. */
+	uint64_t now = l->nheap > 0 || l->nready_pollers > 0 || l->linger_ns ? sal_now_ns() : 0;
+	l->turn_ns = now;
 	if (l->nheap > 0)
 		done += fire_timers(l, now);
 
@@ -454,10 +462,9 @@ static void loop_main(void *arg)
 			 * conversation that come back within that time (the
 			 * peer's next segment, the next connection) find it
 			 * awake instead of paying a wake-up each. */
-			uint64_t now = sal_now_ns();
 			if (done > 0)
-				l->last_work_ns = now;
-			else if (now - l->last_work_ns < l->linger_ns)
+				l->last_work_ns = l->turn_ns;
+			else if (l->turn_ns - l->last_work_ns < l->linger_ns)
 				linger = true;
 			if (linger)
 				l->stats.linger_turns++;

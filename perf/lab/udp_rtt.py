@@ -225,6 +225,19 @@ def med(results, key):
     return statistics.median(vals) if vals else None
 
 
+def write_results(data, recs, json_path, bench):
+    """The TCP labs' output: with json_path every run (its cell named by its
+    key) and the records to that file; with bench one record per line on
+    stdout, for perf/run.sh."""
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"results": [dict(r, cell="/".join(k)) for k, v in data.items()
+                                   for r in v], "records": recs}, f, indent=1)
+    if bench:
+        for r in recs:
+            print(json.dumps(r))
+
+
 def paired_ratio(a, b, key):
     """Median of per-run ratios (run k of a against run k of b, PERF-NOTES 5)."""
     rs = [x[key] / y[key] for x, y in zip(a, b)

@@ -43,7 +43,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 import topo  # noqa: E402
-from udp_rtt import CLIENT_CPU, RESPONDER_CPU, med, paired_ratio, spread  # noqa: E402
+from udp_rtt import (CLIENT_CPU, RESPONDER_CPU, med, paired_ratio, spread,  # noqa: E402
+                     write_results)
 
 FEATURES = ("tso", "gso", "gro")
 TARGET = {"nooffload": 0.5, "offload": 0.3}
@@ -214,13 +215,7 @@ def main():
             lab.close()
         shutil.rmtree(tmp, ignore_errors=True)
     recs = records(data, notes, a.seconds)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"results": [dict(r, cell="/".join(k)) for k, v in data.items()
-                                   for r in v], "records": recs}, f, indent=1)
-    if a.bench:
-        for r in recs:
-            print(json.dumps(r))
+    write_results(data, recs, a.json, a.bench)
     return 0
 
 

@@ -47,7 +47,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 import topo  # noqa: E402
-from udp_rtt import CLIENT_CPU, RESPONDER_CPU, med, paired_ratio, spread  # noqa: E402
+from udp_rtt import (CLIENT_CPU, RESPONDER_CPU, med, paired_ratio, spread,  # noqa: E402
+                     write_results)
 
 
 # spin's loop line per mode.  "linger" is a blocking loop that polls on for
@@ -56,6 +57,8 @@ from udp_rtt import CLIENT_CPU, RESPONDER_CPU, med, paired_ratio, spread  # noqa
 # connection rate uses it; every round-trip row keeps its mode's meaning.
 LINGER_US = 20
 LOOP = {"block": "blocking", "busy": "busy-poll", "linger": f"blocking linger {LINGER_US}"}
+# A record's placement when its two ends differ in mode.
+ENDS = {"linger": f"linux blocking, spin blocking with linger {LINGER_US} us"}
 
 
 class TcpLab:
@@ -172,7 +175,7 @@ def records(data):
                      "spread": None if sp is None else round(sp, 3),
                      "runs": len([r for r in a if r.get("n")]), "mode": mode,
                      "placement": f"client cpu {CLIENT_CPU}, responder cpu {RESPONDER_CPU}, "
-                                  f"veth, {mode} both ends"})
+                                  f"veth, {ENDS.get(mode, f'{mode} both ends')}"})
     for mode in ("block", "busy"):
         rec(f"tcp.rtt.{mode}.p50", data.get(("spin", mode, "rtt")),
             data.get(("linux", mode, "rtt")), "p50_us", "linux-tcp-echo", None, "lower", "us",
@@ -198,10 +201,6 @@ def records(data):
         a = [dict(r, n=r.get("ok")) for r in data.get(("spin", smode, "conn"), [])]
         b = [dict(r, n=r.get("ok")) for r in data.get(("linux", lmode, "conn"), [])]
         rec(name, a, b, "per_s", "linux-tcp-listener", target, "higher", "conn/s", smode)
-    for r in recs:
-        if r["mode"] == "linger":
-            r["placement"] = (f"client cpu {CLIENT_CPU}, responder cpu {RESPONDER_CPU}, veth, "
-                              f"linux blocking, spin blocking with linger {LINGER_US} us")
     return recs
 
 
@@ -261,13 +260,7 @@ def main():
             lab.close()
         shutil.rmtree(tmp, ignore_errors=True)
     recs = records(data)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"results": [dict(r, cell="/".join(k)) for k, v in data.items()
-                                   for r in v], "records": recs}, f, indent=1)
-    if a.bench:
-        for r in recs:
-            print(json.dumps(r))
+    write_results(data, recs, a.json, a.bench)
     return 0
 
 

@@ -21,6 +21,8 @@
 import subprocess
 import time
 
+from lib.tcp_lab import PEER, PY
+
 
 def start(lab, build_dir, tmp_path):
     cli = lab.netns("cli")
@@ -108,37 +110,6 @@ def test_rpc_and_dead_server(lab, build_dir, tmp_path):
     assert p.stop() == 0
 
 
-# N connections at once, each sending its own random bytes (size each) and
-# half-closing; prints one "ok" or "mismatch" per connection.
-TCP_ECHO_CLIENT = """
-import os, socket, sys, threading
-size, n = int(sys.argv[1]), int(sys.argv[2])
-res = [None] * n
-def one(i):
-    data = os.urandom(size)
-    s = socket.create_connection(('198.18.0.2', 7100), timeout=60)
-    def send():
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-    t = threading.Thread(target=send)
-    t.start()
-    buf = bytearray()
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
-    t.join()
-    s.close()
-    res[i] = 'ok' if bytes(buf) == data else f'mismatch {len(buf)}'
-ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-print(' '.join(str(r) for r in res))
-"""
-
 # Streams into the echo without end; says "midway" once 64 KB came back,
 # then reports how the connection ended.  Linux reports a reset to
 # whichever call comes first (then later calls see a plain close), so a
@@ -200,7 +171,8 @@ def run_utcpecho(lab, build_dir, srv, sys_sock, mode="blocking"):
 
 def tcp_echo(cli, size, n, diag=None):
     try:
-        r = cli.sh("/usr/bin/python3", "-c", TCP_ECHO_CLIENT, str(size), str(n), timeout=120)
+        r = cli.sh(PY, PEER, "echo", "--port", "7100", "--send-bytes", str(size), "--count",
+                   str(n), "--timeout", "60", timeout=120)
     except subprocess.TimeoutExpired:
         return ["timeout", diag() if diag else ""]
     return r.stdout.split()

@@ -21,6 +21,8 @@ connections).
 """
 import subprocess
 
+from lib.tcp_lab import PEER, PY
+
 SPIN = "198.18.0.2"
 
 
@@ -122,26 +124,6 @@ for i in range(40):
         if any(d[j] != chargen_byte(start + j) for j in range(len(d))):
             bad += 1
 print(got, bad, len(set(lens)), max(lens) if lens else -1)
-"""
-
-TCP_ECHO = """
-import os, socket, sys, threading
-n = int(sys.argv[1])
-data = os.urandom(n)
-s = socket.create_connection(('198.18.0.2', 7), timeout=20)
-def send():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-t = threading.Thread(target=send)
-t.start()
-buf = bytearray()
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    buf += c
-t.join()
-print('ok' if bytes(buf) == data else f'mismatch {len(buf)}')
 """
 
 TCP_DISCARD = """
@@ -247,7 +229,9 @@ def test_tcp_services_load_serve_unload(lab, build_dir, tmp_path):
     im = ctl(build_dir, sock, "imports", "tcp_echo").stdout
     assert "tcp_listen" in im and "(unbound)" not in im, im
 
-    assert py(cli, TCP_ECHO, 300000).stdout.strip() == "ok"
+    r = cli.sh(PY, PEER, "echo", "--port", "7", "--send-bytes", "300000", "--count", "1",
+               "--timeout", "20", timeout=60)
+    assert r.stdout.strip() == "ok", r
     assert py(cli, TCP_DISCARD, 300000).stdout.strip() == "eof"
     assert py(cli, TCP_CHARGEN, 100000).stdout.split() == ["True", "0"]
     c = ctl(build_dir, sock, "counters", "tcp_discard").stdout

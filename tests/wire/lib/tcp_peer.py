@@ -16,6 +16,11 @@ Debian's python (standard library only).
         an orderly close; reset: 1 byte each way, then SO_LINGER 0 (RST);
         chargen: read 1 byte, then close with data in flight.  Prints
         DONE {"ok":..,"failed":..,"seconds":..,"per_s":..}
+    tcp_peer.py echo --dst A --port P --send-bytes N [--count C] [--timeout S]
+        C connections at once to an echo service, each sending its own N
+        random bytes and shutting down its write side, then reading the
+        echo until EOF; prints one word per connection on one line: "ok",
+        or "mismatch M" (M bytes came back, not the ones sent)
 
 Sending and receiving run in two threads so a peer that pushes back (a
 closed window) cannot deadlock the transfer.  Every socket call is bounded
@@ -24,6 +29,7 @@ by --timeout.
 import argparse
 import hashlib
 import json
+import os
 import socket
 import struct
 import sys
@@ -148,9 +154,38 @@ def many(args):
           flush=True)
 
 
+def echo(args):
+    res = [None] * args.count
+
+    def one(i):
+        data = os.urandom(args.send_bytes)
+        s = socket.create_connection((args.dst, args.port), timeout=args.timeout)
+
+        def send():
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        t = threading.Thread(target=send)
+        t.start()
+        buf = bytearray()
+        while True:
+            c = s.recv(CHUNK)
+            if not c:
+                break
+            buf += c
+        t.join()
+        s.close()
+        res[i] = "ok" if bytes(buf) == data else f"mismatch {len(buf)}"
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(args.count)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print(" ".join(str(r) for r in res), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("role", choices=["client", "server", "many"])
+    ap.add_argument("role", choices=["client", "server", "many", "echo"])
     ap.add_argument("--dst", default="198.18.0.2")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--send")
@@ -160,7 +195,7 @@ def main():
     ap.add_argument("--mode", default="echo", choices=["echo", "reset", "chargen"])
     ap.add_argument("--timeout", type=float, default=30)
     args = ap.parse_args()
-    {"client": client, "server": server, "many": many}[args.role](args)
+    {"client": client, "server": server, "many": many, "echo": echo}[args.role](args)
     return 0
 
 
