@@ -55,7 +55,6 @@ struct exec_loop {
 	uint64_t sleep_until;        /* deadline of the current idle wait */
 	uint64_t linger_ns;          /* blocking: keep polling this long after work */
 	uint64_t last_work_ns;       /* when a turn last did work (with linger_ns) */
-	uint64_t turn_ns;            /* the clock at the start of the last turn, or 0 */
 	unsigned nready_pollers;     /* pollers with EXEC_POLL_ON_READY */
 	uint64_t last_ready_check;   /* last zero-timeout look at them */
 	struct exec_stats stats;
@@ -364,10 +363,8 @@ static int turn(struct exec_loop *l)
 {
 	l->stats.turns++;
 	int done = run_work(l);
-	/* One clock read a turn serves the timers, the readiness check and
-	 * the linger. */
-	uint64_t now = l->nheap > 0 || l->nready_pollers > 0 || l->linger_ns ? sal_now_ns() : 0;
-	l->turn_ns = now;
+	/* One clock read a turn serves the timers and the readiness check. */
+	uint64_t now = l->nheap > 0 || l->nready_pollers > 0 ? sal_now_ns() : 0;
 	if (l->nheap > 0)
 		done += fire_timers(l, now);
 
@@ -461,10 +458,14 @@ static void loop_main(void *arg)
 			 * for linger_ns before it sleeps, so the packets of a
 			 * conversation that come back within that time (the
 			 * peer's next segment, the next connection) find it
-			 * awake instead of paying a wake-up each. */
+			 * awake instead of paying a wake-up each.  Counted
+			 * from the end of the turn that did the work: the
+			 * turn's own clock read is from its start, and a turn
+			 * may take longer than the linger. */
+			uint64_t now = sal_now_ns();
 			if (done > 0)
-				l->last_work_ns = l->turn_ns;
-			else if (l->turn_ns - l->last_work_ns < l->linger_ns)
+				l->last_work_ns = now;
+			else if (now - l->last_work_ns < l->linger_ns)
 				linger = true;
 			if (linger)
 				l->stats.linger_turns++;
